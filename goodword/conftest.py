@@ -1,0 +1,145 @@
+"""Shared fixtures: a small company with two teams, one user per role, and records owned by
+some of them, so each test can say who may see what."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from goodword.crm.models import Account, Contact, Deal, Stage, Task
+from goodword.crm.services import account_create, contact_create, deal_create, task_create
+from goodword.users.models import User
+from goodword.users.services import user_create
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., User]:
+    def make(email: str, role: str = "rep", team: str = "East") -> User:
+        return user_create(email=email, role=role, password=PASSWORD, team=team,
+                           first_name=email.split("@")[0].title())
+
+    return make
+
+
+@pytest.fixture
+def rep(make_user: Callable[..., User]) -> User:
+    return make_user("rep@example.com", "rep", "East")
+
+
+@pytest.fixture
+def other_rep(make_user: Callable[..., User]) -> User:
+    return make_user("other.rep@example.com", "rep", "West")
+
+
+@pytest.fixture
+def csm(make_user: Callable[..., User]) -> User:
+    return make_user("csm@example.com", "csm", "East")
+
+
+@pytest.fixture
+def manager(make_user: Callable[..., User]) -> User:
+    return make_user("manager@example.com", "manager", "East")
+
+
+@pytest.fixture
+def other_manager(make_user: Callable[..., User]) -> User:
+    return make_user("other.manager@example.com", "manager", "West")
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User]) -> User:
+    return make_user("admin@example.com", "admin", "")
+
+
+@pytest.fixture
+def nobody(make_user: Callable[..., User]) -> User:
+    """A rep who owns nothing."""
+    return make_user("nobody@example.com", "rep", "")
+
+
+@pytest.fixture
+def stages(db: Any) -> dict[str, Stage]:
+    return {s.name: s for s in Stage.objects.all()}
+
+
+@pytest.fixture
+def account(rep: User, csm: User) -> Account:
+    return account_create(
+        actor=rep, owner=rep, csm=csm,
+        data={"external_id": "ACC-1", "name": "Acme Analytics", "domain": "acme.io",
+              "industry": "Software", "employees": 250, "country": "US",
+              "lifecycle": "customer", "customer_since": "2025-01-15", "arr": "48000",
+              "currency": "USD"},
+    )
+
+
+@pytest.fixture
+def other_account(other_rep: User) -> Account:
+    return account_create(
+        actor=other_rep, owner=other_rep,
+        data={"external_id": "ACC-2", "name": "Zenith Logistics", "domain": "zenith.example",
+              "lifecycle": "prospect", "currency": "EUR"},
+    )
+
+
+@pytest.fixture
+def contact(rep: User, account: Account) -> Contact:
+    return contact_create(
+        actor=rep, account=account,
+        data={"external_id": "CON-1", "first_name": "Ada", "last_name": "Lovelace",
+              "email": "ada@acme.io", "title": "VP Operations", "phone": "+14155550100",
+              "past_employers": "globex.com;initech.com"},
+    )
+
+
+@pytest.fixture
+def other_contact(other_rep: User, other_account: Account) -> Contact:
+    return contact_create(
+        actor=other_rep, account=other_account,
+        data={"external_id": "CON-2", "first_name": "Zed", "last_name": "Zimmer",
+              "email": "zed@zenith.example"},
+    )
+
+
+@pytest.fixture
+def deal(rep: User, account: Account, stages: dict[str, Stage]) -> Deal:
+    return deal_create(
+        actor=rep, account=account, owner=rep, stage=stages["Qualification"],
+        data={"external_id": "DEAL-1", "name": "Acme expansion", "amount": "12000.00",
+              "currency": "USD", "kind": "expansion", "source": "referral",
+              "close_date": "2026-12-31"},
+    )
+
+
+@pytest.fixture
+def other_deal(other_rep: User, other_account: Account, stages: dict[str, Stage]) -> Deal:
+    return deal_create(
+        actor=other_rep, account=other_account, owner=other_rep, stage=stages["Prospecting"],
+        data={"external_id": "DEAL-2", "name": "Zenith new", "amount": Decimal("5000"),
+              "currency": "EUR", "kind": "new", "source": "outbound"},
+    )
+
+
+@pytest.fixture
+def task(rep: User, account: Account, contact: Contact) -> Task:
+    return task_create(
+        actor=rep, owner=rep, account=account, contact=contact,
+        data={"kind": "call", "subject": "Call Ada about the rollout",
+              "due_at": (timezone.now() + dt.timedelta(days=1)).isoformat()},
+    )
+
+
+@pytest.fixture
+def other_task(other_rep: User, other_account: Account) -> Task:
+    return task_create(
+        actor=other_rep, owner=other_rep, account=other_account,
+        data={"kind": "email", "subject": "Send Zenith the proposal",
+              "due_at": timezone.now().isoformat()},
+    )

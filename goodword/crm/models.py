@@ -1,0 +1,259 @@
+"""The customer records: accounts, contacts, deals, stages, tasks, activity."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Lifecycle(models.TextChoices):
+    PROSPECT = "prospect", "Prospect"
+    CUSTOMER = "customer", "Customer"
+    CHURNED = "churned", "Churned"
+
+
+class Account(models.Model):
+    """A customer or prospect company."""
+
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=253, blank=True, db_index=True)
+    industry = models.CharField(max_length=100, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    lifecycle = models.CharField(
+        max_length=10, choices=Lifecycle.choices, default=Lifecycle.PROSPECT
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_accounts",
+    )
+    csm = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="csm_accounts",
+    )
+    customer_since = models.DateField(null=True, blank=True)
+    arr = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["name", "id"]),
+            models.Index(fields=["owner", "name"]),
+            models.Index(fields=["csm", "name"]),
+            models.Index(fields=["lifecycle", "name"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person at an account."""
+
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254)
+    title = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +14155550100")
+    past_employers = models.JSONField(default=list, blank=True, help_text="company domains")
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    opted_out_how = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "email"], name="contact_email_per_account")
+        ]
+        indexes = [models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def opted_out(self) -> bool:
+        return self.opted_out_at is not None
+
+
+class Stage(models.Model):
+    """A pipeline stage with the probability that a deal in it is won."""
+
+    name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField()
+    probability = models.PositiveSmallIntegerField(help_text="win probability in percent")
+    is_won = models.BooleanField(default=False)
+    is_lost = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(probability__lte=100), name="stage_probability_at_most_100"
+            ),
+            models.CheckConstraint(
+                condition=~(Q(is_won=True) & Q(is_lost=True)), name="stage_not_won_and_lost"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.is_won or self.is_lost
+
+
+class DealKind(models.TextChoices):
+    NEW = "new", "New business"
+    EXPANSION = "expansion", "Expansion"
+    RENEWAL = "renewal", "Renewal"
+
+
+class DealSource(models.TextChoices):
+    REFERRAL = "referral", "Referral"
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+    PARTNER = "partner", "Partner"
+    EVENT = "event", "Event"
+    OTHER = "other", "Other"
+
+
+class Deal(models.Model):
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deals")
+    name = models.CharField(max_length=200)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3, default="USD")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    kind = models.CharField(max_length=10, choices=DealKind.choices, default=DealKind.NEW)
+    source = models.CharField(max_length=10, choices=DealSource.choices, default=DealSource.OTHER)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_deals",
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    close_date = models.DateField(null=True, blank=True, help_text="expected close")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [
+            models.Index(fields=["stage", "owner"]),
+            models.Index(fields=["owner", "stage"]),
+            models.Index(fields=["account", "created_at"]),
+            models.Index(fields=["source", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DealStageChange(models.Model):
+    """One move of a deal between stages; the first row of a deal has no from_stage."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["deal", "changed_at"])]
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TaskKind(models.TextChoices):
+    TODO = "todo", "To do"
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    REFERRAL_ASK = "referral_ask", "Referral ask"
+
+
+class Task(models.Model):
+    kind = models.CharField(max_length=20, choices=TaskKind.choices, default=TaskKind.TODO)
+    subject = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    outcome = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["owner", "status", "due_at"]),
+            models.Index(fields=["account", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Activity(models.Model):
+    """One line of an account's timeline, written explicitly by the service that acted."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(max_length=50, help_text="e.g. account.updated, deal.stage_changed")
+    object_type = models.CharField(max_length=30)
+    object_id = models.BigIntegerField()
+    summary = models.CharField(max_length=300)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"])]
+        verbose_name_plural = "activities"

@@ -1,0 +1,420 @@
+"""Every write to the customer records. Each function runs in one transaction, records an
+Activity row for the account's timeline, and raises `Invalid` (nothing written) on bad input.
+Access is checked before these are called, through the selectors' access functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from goodword.crm.cleaning import (
+    ACCOUNT_FIELDS,
+    CONTACT_FIELDS,
+    DEAL_FIELDS,
+    TASK_FIELDS,
+    clean_fields,
+)
+from goodword.crm.models import (
+    Account,
+    Activity,
+    Contact,
+    Deal,
+    DealStageChange,
+    Lifecycle,
+    Stage,
+    Task,
+    TaskStatus,
+)
+from goodword.lib.errors import Invalid
+
+if TYPE_CHECKING:
+    from goodword.users.models import User
+
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
+
+
+def _snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
+    return {f: _jsonable(getattr(obj, f)) for f in fields}
+
+
+def activity_record(
+    *,
+    actor: User | None,
+    account: Account,
+    verb: str,
+    obj: Any,
+    summary: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> Activity:
+    return Activity.objects.create(
+        account=account,
+        actor=actor,
+        verb=verb,
+        object_type=type(obj).__name__.lower(),
+        object_id=obj.pk,
+        summary=summary[:300],
+        before=before or {},
+        after=after or {},
+        at=timezone.now(),
+    )
+
+
+def _changes(obj: Any, cleaned: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    before, after = {}, {}
+    for field, value in cleaned.items():
+        old = getattr(obj, field)
+        if old != value:
+            before[field] = _jsonable(old)
+            after[field] = _jsonable(value)
+    return before, after
+
+
+def _save_unique(obj: Any, message: dict[str, list[str]]) -> None:
+    """Save inside a savepoint; a unique-constraint race becomes Invalid, not a 500."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise Invalid(message) from None
+
+
+def _check_user(field: str, user: User | None) -> None:
+    if user is not None and not user.is_active:
+        raise Invalid({field: [f"{user.email} is not an active user"]})
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_create(
+    *, actor: User | None, data: dict[str, Any], owner: User | None = None, csm: User | None = None
+) -> Account:
+    """Raises Invalid on a bad field or an external_id already in use."""
+    cleaned = clean_fields(ACCOUNT_FIELDS, data)
+    _check_user("owner", owner)
+    _check_user("csm", csm)
+    now = timezone.now()
+    account = Account(**cleaned, owner=owner, csm=csm, created_at=now, updated_at=now)
+    _save_unique(account, {"external_id": ["is already used by another account"]})
+    activity_record(
+        actor=actor, account=account, verb="account.created", obj=account,
+        summary=f"Account {account.name} created",
+        after=_snapshot(account, [*cleaned, "owner", "csm"]),
+    )
+    return account
+
+
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def account_update(
+    *,
+    actor: User | None,
+    account: Account,
+    data: dict[str, Any],
+    owner: User | None = _UNSET,
+    csm: User | None = _UNSET,
+) -> Account:
+    """Change the given fields only. Raises Invalid on a bad field."""
+    cleaned = clean_fields(ACCOUNT_FIELDS, data, partial=True)
+    if owner is not _UNSET:
+        _check_user("owner", owner)
+        cleaned["owner"] = owner
+    if csm is not _UNSET:
+        _check_user("csm", csm)
+        cleaned["csm"] = csm
+    if cleaned.get("lifecycle") == Lifecycle.CUSTOMER and not (
+        cleaned.get("customer_since") or account.customer_since
+    ):
+        cleaned["customer_since"] = timezone.now().date()
+    before, after = _changes(account, cleaned)
+    if not after:
+        return account
+    for field, value in cleaned.items():
+        setattr(account, field, value)
+    account.updated_at = timezone.now()
+    _save_unique(account, {"external_id": ["is already used by another account"]})
+    activity_record(
+        actor=actor, account=account, verb="account.updated", obj=account,
+        summary=f"Account changed: {', '.join(after)}", before=before, after=after,
+    )
+    return account
+
+
+# --- contacts -------------------------------------------------------------------------
+
+_CONTACT_DUPLICATE = {
+    "email": ["another contact at this account has this e-mail address"],
+    "external_id": ["or the external_id is already used by another contact"],
+}
+
+
+@transaction.atomic
+def contact_create(*, actor: User | None, account: Account, data: dict[str, Any]) -> Contact:
+    """Raises Invalid on a bad field, a duplicate e-mail at the account or external_id."""
+    cleaned = clean_fields(CONTACT_FIELDS, data)
+    now = timezone.now()
+    contact = Contact(account=account, **cleaned, created_at=now, updated_at=now)
+    _save_unique(contact, _CONTACT_DUPLICATE)
+    activity_record(
+        actor=actor, account=account, verb="contact.created", obj=contact,
+        summary=f"Contact {contact} added", after=_snapshot(contact, list(cleaned)),
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: User | None, contact: Contact, data: dict[str, Any]) -> Contact:
+    cleaned = clean_fields(CONTACT_FIELDS, data, partial=True)
+    before, after = _changes(contact, cleaned)
+    if not after:
+        return contact
+    for field, value in cleaned.items():
+        setattr(contact, field, value)
+    contact.updated_at = timezone.now()
+    _save_unique(contact, _CONTACT_DUPLICATE)
+    activity_record(
+        actor=actor, account=contact.account, verb="contact.updated", obj=contact,
+        summary=f"Contact {contact} changed: {', '.join(after)}", before=before, after=after,
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_opt_out(*, actor: User | None, contact: Contact, how: str) -> Contact:
+    """Record that the contact asked not to be asked for referrals (idempotent)."""
+    if contact.opted_out_at is not None:
+        return contact
+    contact.opted_out_at = timezone.now()
+    contact.opted_out_how = how[:200]
+    contact.save(update_fields=["opted_out_at", "opted_out_how"])
+    activity_record(
+        actor=actor, account=contact.account, verb="contact.opted_out", obj=contact,
+        summary=f"{contact} opted out of referral asks ({how})",
+        after={"opted_out_how": how},
+    )
+    return contact
+
+
+# --- stages ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def stage_update(*, actor: User, stage: Stage, data: dict[str, Any]) -> Stage:
+    """Change a stage's name, position, probability or won/lost flags (admins only)."""
+    errors: dict[str, list[str]] = {}
+    fields = {"name", "position", "probability", "is_won", "is_lost"}
+    for field in set(data) - fields:
+        errors.setdefault("__all__", []).append(f"unknown field {field}")
+    if "probability" in data:
+        p = data["probability"]
+        if not isinstance(p, int) or not 0 <= p <= 100:
+            errors["probability"] = ["must be a whole number from 0 to 100"]
+    if data.get("is_won", stage.is_won) and data.get("is_lost", stage.is_lost):
+        errors["is_won"] = ["a stage cannot be both won and lost"]
+    if "name" in data and not str(data["name"]).strip():
+        errors["name"] = ["is required"]
+    if errors:
+        raise Invalid(errors)
+    for field, value in data.items():
+        setattr(stage, field, value)
+    _save_unique(stage, {"name": ["another stage has this name"]})
+    return stage
+
+
+# --- deals ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deal_create(
+    *,
+    actor: User | None,
+    account: Account,
+    stage: Stage,
+    data: dict[str, Any],
+    owner: User | None = None,
+) -> Deal:
+    """Raises Invalid on a bad field or a duplicate external_id."""
+    cleaned = clean_fields(DEAL_FIELDS, data)
+    _check_user("owner", owner)
+    now = timezone.now()
+    created_at = cleaned.pop("created_at", None) or now
+    deal = Deal(
+        account=account, stage=stage, owner=owner, created_at=created_at, updated_at=now,
+        **cleaned,
+    )
+    if stage.is_closed and deal.closed_at is None:
+        deal.closed_at = now
+    _save_unique(deal, {"external_id": ["is already used by another deal"]})
+    DealStageChange.objects.create(
+        deal=deal, from_stage=None, to_stage=stage, changed_at=created_at, changed_by=actor
+    )
+    activity_record(
+        actor=actor, account=account, verb="deal.created", obj=deal,
+        summary=f"Deal {deal.name} created in {stage.name}",
+        after={**_snapshot(deal, [*cleaned, "owner"]), "stage": stage.name},
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_update(
+    *, actor: User | None, deal: Deal, data: dict[str, Any], owner: User | None = _UNSET
+) -> Deal:
+    """Change fields other than the stage (use deal_move for that). Raises Invalid."""
+    cleaned = clean_fields(DEAL_FIELDS, data, partial=True)
+    if owner is not _UNSET:
+        _check_user("owner", owner)
+        cleaned["owner"] = owner
+    before, after = _changes(deal, cleaned)
+    if not after:
+        return deal
+    for field, value in cleaned.items():
+        setattr(deal, field, value)
+    deal.updated_at = timezone.now()
+    _save_unique(deal, {"external_id": ["is already used by another deal"]})
+    activity_record(
+        actor=actor, account=deal.account, verb="deal.updated", obj=deal,
+        summary=f"Deal {deal.name} changed: {', '.join(after)}", before=before, after=after,
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_move(
+    *, actor: User | None, deal: Deal, stage: Stage, at: dt.datetime | None = None
+) -> Deal:
+    """Move a deal to another stage, recording when. Entering a closed stage sets closed_at;
+    leaving one (a reopened deal) clears it. Moving to the current stage changes nothing."""
+    at = at or timezone.now()
+    old_stage = deal.stage
+    if old_stage.pk == stage.pk:
+        return deal
+    closed_at = (deal.closed_at or at) if stage.is_closed else None
+    # Conditional update: only if the deal is still where the caller saw it.
+    moved = Deal.objects.filter(pk=deal.pk, stage_id=old_stage.pk).update(
+        stage=stage, closed_at=closed_at, updated_at=timezone.now()
+    )
+    if moved != 1:
+        raise Invalid({"stage": ["the deal was moved by someone else meanwhile; reload"]})
+    DealStageChange.objects.create(
+        deal=deal, from_stage=old_stage, to_stage=stage, changed_at=at, changed_by=actor
+    )
+    deal.stage, deal.closed_at = stage, closed_at
+    activity_record(
+        actor=actor, account=deal.account, verb="deal.stage_changed", obj=deal,
+        summary=f"Deal {deal.name} moved from {old_stage.name} to {stage.name}",
+        before={"stage": old_stage.name}, after={"stage": stage.name},
+    )
+    return deal
+
+
+# --- tasks ----------------------------------------------------------------------------
+
+
+def _task_links(
+    account: Account | None, contact: Contact | None, deal: Deal | None
+) -> Account | None:
+    if contact is not None and account is not None and contact.account_id != account.pk:
+        raise Invalid({"contact": ["belongs to another account"]})
+    if deal is not None and account is not None and deal.account_id != account.pk:
+        raise Invalid({"deal": ["belongs to another account"]})
+    return account or (contact.account if contact else None) or (deal.account if deal else None)
+
+
+@transaction.atomic
+def task_create(
+    *,
+    actor: User | None,
+    owner: User,
+    data: dict[str, Any],
+    account: Account | None = None,
+    contact: Contact | None = None,
+    deal: Deal | None = None,
+) -> Task:
+    """Raises Invalid on a bad field, an inactive owner or links to different accounts."""
+    cleaned = clean_fields(TASK_FIELDS, data)
+    _check_user("owner", owner)
+    account = _task_links(account, contact, deal)
+    now = timezone.now()
+    if cleaned.get("due_at") is None:
+        cleaned["due_at"] = now
+    task = Task.objects.create(
+        owner=owner, account=account, contact=contact, deal=deal, created_at=now, **cleaned
+    )
+    if task.status != TaskStatus.OPEN:
+        task.completed_at = now
+        task.save(update_fields=["completed_at"])
+    if account is not None:
+        activity_record(
+            actor=actor, account=account, verb="task.created", obj=task,
+            summary=f"Task {task.subject} for {owner} due {task.due_at:%Y-%m-%d}",
+            after=_snapshot(task, [*cleaned, "owner"]),
+        )
+    return task
+
+
+@transaction.atomic
+def task_update(
+    *, actor: User | None, task: Task, data: dict[str, Any], owner: User | None = _UNSET
+) -> Task:
+    cleaned = clean_fields(TASK_FIELDS, data, partial=True)
+    if "due_at" in cleaned and cleaned["due_at"] is None:
+        raise Invalid({"due_at": ["is required"]})
+    if owner is not _UNSET:
+        if owner is None:
+            raise Invalid({"owner": ["is required"]})
+        _check_user("owner", owner)
+        cleaned["owner"] = owner
+    before, after = _changes(task, cleaned)
+    if not after:
+        return task
+    for field, value in cleaned.items():
+        setattr(task, field, value)
+    if "status" in after:
+        task.completed_at = timezone.now() if task.status != TaskStatus.OPEN else None
+    task.save()
+    if task.account is not None:
+        activity_record(
+            actor=actor, account=task.account, verb="task.updated", obj=task,
+            summary=f"Task {task.subject} changed: {', '.join(after)}", before=before, after=after,
+        )
+    return task
+
+
+@transaction.atomic
+def task_complete(*, actor: User | None, task: Task, outcome: str = "", notes: str = "") -> Task:
+    """Mark an open task done. Raises Invalid if it is no longer open (nothing changes)."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": TaskStatus.DONE, "completed_at": now}
+    if outcome:
+        fields["outcome"] = outcome[:200]
+    if notes:
+        fields["notes"] = (task.notes + "\n\n" + notes).strip()
+    done = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(**fields)
+    if done != 1:
+        raise Invalid({"status": ["the task is no longer open"]})
+    task.refresh_from_db()
+    if task.account is not None:
+        activity_record(
+            actor=actor, account=task.account, verb="task.completed", obj=task,
+            summary=f"Task {task.subject} done" + (f": {outcome}" if outcome else ""),
+            before={"status": "open"}, after={"status": "done", "outcome": task.outcome},
+        )
+    return task

@@ -1,0 +1,33 @@
+"""Random secrets that are shown once and stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+
+def new_secret(prefix_length: int = 8) -> tuple[str, str, str]:
+    """Return (whole key, visible prefix, sha256 hex of the whole key).
+
+    The key is 'gw_' + prefix + '_' + 32 random bytes in URL-safe base64; 256 bits of entropy
+    make a fast hash safe to store (no password stretching needed, unlike a chosen password).
+    """
+    prefix = secrets.token_hex(prefix_length // 2)
+    key = f"gw_{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, hash_secret(key)
+
+
+def hash_secret(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def prefix_of(key: str) -> str | None:
+    parts = key.split("_")
+    if len(parts) < 3 or parts[0] != "gw" or not parts[1]:
+        return None
+    return parts[1]
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
