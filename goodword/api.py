@@ -29,13 +29,15 @@ api = NinjaAPI(
     title="Goodword API",
     version="1",
     description="Accounts, contacts, deals and tasks. Authenticate with an API key: "
-    "`Authorization: Bearer gw_…`. Errors are JSON: {\"code\": …, \"message\": …}.",
+    '`Authorization: Bearer gw_…`. Errors are JSON: {"code": …, "message": …}.',
     auth=APIKeyAuth(),
     urls_namespace="api",
 )
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str, **extra: Any) -> HttpResponse:
+def _error(
+    request: HttpRequest, status: int, code: str, message: str, **extra: Any
+) -> HttpResponse:
     return api.create_response(request, {"code": code, "message": message, **extra}, status=status)
 
 
@@ -66,7 +68,9 @@ def _validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse
 
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, 401, "unauthorized", "A valid API key with the needed scope is required.")
+    return _error(
+        request, 401, "unauthorized", "A valid API key with the needed scope is required."
+    )
 
 
 @api.exception_handler(HttpError)

@@ -59,9 +59,18 @@ def serve(host: str, port: int, workers: int) -> None:
     call_command("migrate", interactive=False, verbosity=0, check_unapplied=False)
     click.echo(f"Goodword is serving on http://{host}:{port}/ (Ctrl+C to stop)")
     argv = [
-        sys.executable, "-m", "gunicorn", "goodword.wsgi:application",
-        "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-",
-        "--graceful-timeout", "5",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "goodword.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
     ]
     os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and fixed arguments
 
@@ -113,8 +122,12 @@ def createuser(
         if not password:
             raise click.ClickException("no password on standard input")
     user = user_create(
-        email=email, role=role, password=password, first_name=first_name,
-        last_name=last_name, team=team,
+        email=email,
+        role=role,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+        team=team,
     )
     click.echo(f"Created {user.role} {user.email}" + ("" if password else " (no password set)"))
 

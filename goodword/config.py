@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
 
-def env_bool(name: str, default: bool, environ: dict[str, str] | None = None) -> bool:
+def env_bool(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     raw = env.get(name)
     if raw is None:
@@ -34,7 +35,7 @@ def env_bool(name: str, default: bool, environ: dict[str, str] | None = None) ->
     raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
 
 
-def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> int:
+def env_int(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -45,7 +46,7 @@ def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> i
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
 
 
-def env_list(name: str, default: list[str], environ: dict[str, str] | None = None) -> list[str]:
+def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
     raw = env.get(name)
     if raw is None:
@@ -119,7 +120,7 @@ class EmailConfig:
     use_ssl: bool
 
 
-def email_config(environ: dict[str, str] | None = None) -> EmailConfig:
+def email_config(environ: Mapping[str, str] | None = None) -> EmailConfig:
     """EMAIL_URL (smtp://user:pass@host:port, smtps:// for SSL, ?tls=1 for STARTTLS) or
     EMAIL_HOST / EMAIL_PORT / EMAIL_HOST_USER / EMAIL_HOST_PASSWORD / EMAIL_USE_TLS."""
     env = os.environ if environ is None else environ
@@ -161,7 +162,7 @@ def email_config(environ: dict[str, str] | None = None) -> EmailConfig:
     )
 
 
-def secret_key(home: Path, debug: bool, environ: dict[str, str] | None = None) -> str:
+def secret_key(home: Path, debug: bool, environ: Mapping[str, str] | None = None) -> str:
     """SECRET_KEY from the environment; in DEBUG, a key generated once under GOODWORD_HOME."""
     env = os.environ if environ is None else environ
     key = env.get("SECRET_KEY", "")

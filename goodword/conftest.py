@@ -22,8 +22,13 @@ PASSWORD = "correct-horse-battery-staple-42"
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., User]:
     def make(email: str, role: str = "rep", team: str = "East") -> User:
-        return user_create(email=email, role=role, password=PASSWORD, team=team,
-                           first_name=email.split("@")[0].title())
+        return user_create(
+            email=email,
+            role=role,
+            password=PASSWORD,
+            team=team,
+            first_name=email.split("@")[0].title(),
+        )
 
     return make
 
@@ -72,74 +77,131 @@ def stages(db: Any) -> dict[str, Stage]:
 @pytest.fixture
 def account(rep: User, csm: User) -> Account:
     return account_create(
-        actor=rep, owner=rep, csm=csm,
-        data={"external_id": "ACC-1", "name": "Acme Analytics", "domain": "acme.io",
-              "industry": "Software", "employees": 250, "country": "US",
-              "lifecycle": "customer", "customer_since": "2025-01-15", "arr": "48000",
-              "currency": "USD"},
+        actor=rep,
+        owner=rep,
+        csm=csm,
+        data={
+            "external_id": "ACC-1",
+            "name": "Acme Analytics",
+            "domain": "acme.io",
+            "industry": "Software",
+            "employees": 250,
+            "country": "US",
+            "lifecycle": "customer",
+            "customer_since": "2025-01-15",
+            "arr": "48000",
+            "currency": "USD",
+        },
     )
 
 
 @pytest.fixture
 def other_account(other_rep: User) -> Account:
     return account_create(
-        actor=other_rep, owner=other_rep,
-        data={"external_id": "ACC-2", "name": "Zenith Logistics", "domain": "zenith.example",
-              "lifecycle": "prospect", "currency": "EUR"},
+        actor=other_rep,
+        owner=other_rep,
+        data={
+            "external_id": "ACC-2",
+            "name": "Zenith Logistics",
+            "domain": "zenith.example",
+            "lifecycle": "prospect",
+            "currency": "EUR",
+        },
     )
 
 
 @pytest.fixture
 def contact(rep: User, account: Account) -> Contact:
     return contact_create(
-        actor=rep, account=account,
-        data={"external_id": "CON-1", "first_name": "Ada", "last_name": "Lovelace",
-              "email": "ada@acme.io", "title": "VP Operations", "phone": "+14155550100",
-              "past_employers": "globex.com;initech.com"},
+        actor=rep,
+        account=account,
+        data={
+            "external_id": "CON-1",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@acme.io",
+            "title": "VP Operations",
+            "phone": "+14155550100",
+            "past_employers": "globex.com;initech.com",
+        },
     )
 
 
 @pytest.fixture
 def other_contact(other_rep: User, other_account: Account) -> Contact:
     return contact_create(
-        actor=other_rep, account=other_account,
-        data={"external_id": "CON-2", "first_name": "Zed", "last_name": "Zimmer",
-              "email": "zed@zenith.example"},
+        actor=other_rep,
+        account=other_account,
+        data={
+            "external_id": "CON-2",
+            "first_name": "Zed",
+            "last_name": "Zimmer",
+            "email": "zed@zenith.example",
+        },
     )
 
 
 @pytest.fixture
 def deal(rep: User, account: Account, stages: dict[str, Stage]) -> Deal:
     return deal_create(
-        actor=rep, account=account, owner=rep, stage=stages["Qualification"],
-        data={"external_id": "DEAL-1", "name": "Acme expansion", "amount": "12000.00",
-              "currency": "USD", "kind": "expansion", "source": "referral",
-              "close_date": "2026-12-31"},
+        actor=rep,
+        account=account,
+        owner=rep,
+        stage=stages["Qualification"],
+        data={
+            "external_id": "DEAL-1",
+            "name": "Acme expansion",
+            "amount": "12000.00",
+            "currency": "USD",
+            "kind": "expansion",
+            "source": "referral",
+            "close_date": "2026-12-31",
+        },
     )
 
 
 @pytest.fixture
 def other_deal(other_rep: User, other_account: Account, stages: dict[str, Stage]) -> Deal:
     return deal_create(
-        actor=other_rep, account=other_account, owner=other_rep, stage=stages["Prospecting"],
-        data={"external_id": "DEAL-2", "name": "Zenith new", "amount": Decimal("5000"),
-              "currency": "EUR", "kind": "new", "source": "outbound"},
+        actor=other_rep,
+        account=other_account,
+        owner=other_rep,
+        stage=stages["Prospecting"],
+        data={
+            "external_id": "DEAL-2",
+            "name": "Zenith new",
+            "amount": Decimal("5000"),
+            "currency": "EUR",
+            "kind": "new",
+            "source": "outbound",
+        },
     )
 
 
 @pytest.fixture
 def task(rep: User, account: Account, contact: Contact) -> Task:
     return task_create(
-        actor=rep, owner=rep, account=account, contact=contact,
-        data={"kind": "call", "subject": "Call Ada about the rollout",
-              "due_at": (timezone.now() + dt.timedelta(days=1)).isoformat()},
+        actor=rep,
+        owner=rep,
+        account=account,
+        contact=contact,
+        data={
+            "kind": "call",
+            "subject": "Call Ada about the rollout",
+            "due_at": (timezone.now() + dt.timedelta(days=1)).isoformat(),
+        },
     )
 
 
 @pytest.fixture
 def other_task(other_rep: User, other_account: Account) -> Task:
     return task_create(
-        actor=other_rep, owner=other_rep, account=other_account,
-        data={"kind": "email", "subject": "Send Zenith the proposal",
-              "due_at": timezone.now().isoformat()},
+        actor=other_rep,
+        owner=other_rep,
+        account=other_account,
+        data={
+            "kind": "email",
+            "subject": "Send Zenith the proposal",
+            "due_at": timezone.now().isoformat(),
+        },
     )

@@ -27,9 +27,7 @@ try:
     GOODWORD_HOME = Path(os.environ.get("GOODWORD_HOME") or BASE_DIR / "var").resolve()
     DEBUG = env_bool("DEBUG", True)
     SECRET_KEY = secret_key(GOODWORD_HOME, DEBUG)
-    ALLOWED_HOSTS = env_list(
-        "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
-    )
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
     DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), GOODWORD_HOME)}
     _email = email_config()
     LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
@@ -39,8 +37,8 @@ except ConfigError as exc:
     sys.stderr.write(f"goodword: configuration error: {exc}\n")
     raise SystemExit(2) from None
 
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    GOODWORD_HOME.mkdir(parents=True, exist_ok=True)
+GOODWORD_HOME.mkdir(parents=True, exist_ok=True)
+(GOODWORD_HOME / "static").mkdir(exist_ok=True)
 
 _email_options: dict[str, object] = (
     {
@@ -144,9 +142,9 @@ if SECURE_SSL:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", []) if os.environ.get(
-    "CSRF_TRUSTED_ORIGINS"
-) else []
+CSRF_TRUSTED_ORIGINS = (
+    env_list("CSRF_TRUSTED_ORIGINS", []) if os.environ.get("CSRF_TRUSTED_ORIGINS") else []
+)
 
 LOGGING = {
     "version": 1,

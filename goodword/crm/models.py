@@ -189,6 +189,9 @@ class DealStageChange(models.Model):
         ordering = ["changed_at", "id"]
         indexes = [models.Index(fields=["deal", "changed_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.deal_id}: {self.from_stage_id} -> {self.to_stage_id} at {self.changed_at}"
+
 
 class TaskStatus(models.TextChoices):
     OPEN = "open", "Open"
@@ -257,3 +260,6 @@ class Activity(models.Model):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["account", "-at"])]
         verbose_name_plural = "activities"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.summary}"

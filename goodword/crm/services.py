@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from goodword.users.models import User
 
 
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -112,7 +111,10 @@ def account_create(
     account = Account(**cleaned, owner=owner, csm=csm, created_at=now, updated_at=now)
     _save_unique(account, {"external_id": ["is already used by another account"]})
     activity_record(
-        actor=actor, account=account, verb="account.created", obj=account,
+        actor=actor,
+        account=account,
+        verb="account.created",
+        obj=account,
         summary=f"Account {account.name} created",
         after=_snapshot(account, [*cleaned, "owner", "csm"]),
     )
@@ -151,8 +153,13 @@ def account_update(
     account.updated_at = timezone.now()
     _save_unique(account, {"external_id": ["is already used by another account"]})
     activity_record(
-        actor=actor, account=account, verb="account.updated", obj=account,
-        summary=f"Account changed: {', '.join(after)}", before=before, after=after,
+        actor=actor,
+        account=account,
+        verb="account.updated",
+        obj=account,
+        summary=f"Account changed: {', '.join(after)}",
+        before=before,
+        after=after,
     )
     return account
 
@@ -173,8 +180,12 @@ def contact_create(*, actor: User | None, account: Account, data: dict[str, Any]
     contact = Contact(account=account, **cleaned, created_at=now, updated_at=now)
     _save_unique(contact, _CONTACT_DUPLICATE)
     activity_record(
-        actor=actor, account=account, verb="contact.created", obj=contact,
-        summary=f"Contact {contact} added", after=_snapshot(contact, list(cleaned)),
+        actor=actor,
+        account=account,
+        verb="contact.created",
+        obj=contact,
+        summary=f"Contact {contact} added",
+        after=_snapshot(contact, list(cleaned)),
     )
     return contact
 
@@ -190,8 +201,13 @@ def contact_update(*, actor: User | None, contact: Contact, data: dict[str, Any]
     contact.updated_at = timezone.now()
     _save_unique(contact, _CONTACT_DUPLICATE)
     activity_record(
-        actor=actor, account=contact.account, verb="contact.updated", obj=contact,
-        summary=f"Contact {contact} changed: {', '.join(after)}", before=before, after=after,
+        actor=actor,
+        account=contact.account,
+        verb="contact.updated",
+        obj=contact,
+        summary=f"Contact {contact} changed: {', '.join(after)}",
+        before=before,
+        after=after,
     )
     return contact
 
@@ -205,7 +221,10 @@ def contact_opt_out(*, actor: User | None, contact: Contact, how: str) -> Contac
     contact.opted_out_how = how[:200]
     contact.save(update_fields=["opted_out_at", "opted_out_how"])
     activity_record(
-        actor=actor, account=contact.account, verb="contact.opted_out", obj=contact,
+        actor=actor,
+        account=contact.account,
+        verb="contact.opted_out",
+        obj=contact,
         summary=f"{contact} opted out of referral asks ({how})",
         after={"opted_out_how": how},
     )
@@ -256,7 +275,11 @@ def deal_create(
     now = timezone.now()
     created_at = cleaned.pop("created_at", None) or now
     deal = Deal(
-        account=account, stage=stage, owner=owner, created_at=created_at, updated_at=now,
+        account=account,
+        stage=stage,
+        owner=owner,
+        created_at=created_at,
+        updated_at=now,
         **cleaned,
     )
     if stage.is_closed and deal.closed_at is None:
@@ -266,7 +289,10 @@ def deal_create(
         deal=deal, from_stage=None, to_stage=stage, changed_at=created_at, changed_by=actor
     )
     activity_record(
-        actor=actor, account=account, verb="deal.created", obj=deal,
+        actor=actor,
+        account=account,
+        verb="deal.created",
+        obj=deal,
         summary=f"Deal {deal.name} created in {stage.name}",
         after={**_snapshot(deal, [*cleaned, "owner"]), "stage": stage.name},
     )
@@ -290,8 +316,13 @@ def deal_update(
     deal.updated_at = timezone.now()
     _save_unique(deal, {"external_id": ["is already used by another deal"]})
     activity_record(
-        actor=actor, account=deal.account, verb="deal.updated", obj=deal,
-        summary=f"Deal {deal.name} changed: {', '.join(after)}", before=before, after=after,
+        actor=actor,
+        account=deal.account,
+        verb="deal.updated",
+        obj=deal,
+        summary=f"Deal {deal.name} changed: {', '.join(after)}",
+        before=before,
+        after=after,
     )
     return deal
 
@@ -318,9 +349,13 @@ def deal_move(
     )
     deal.stage, deal.closed_at = stage, closed_at
     activity_record(
-        actor=actor, account=deal.account, verb="deal.stage_changed", obj=deal,
+        actor=actor,
+        account=deal.account,
+        verb="deal.stage_changed",
+        obj=deal,
         summary=f"Deal {deal.name} moved from {old_stage.name} to {stage.name}",
-        before={"stage": old_stage.name}, after={"stage": stage.name},
+        before={"stage": old_stage.name},
+        after={"stage": stage.name},
     )
     return deal
 
@@ -363,7 +398,10 @@ def task_create(
         task.save(update_fields=["completed_at"])
     if account is not None:
         activity_record(
-            actor=actor, account=account, verb="task.created", obj=task,
+            actor=actor,
+            account=account,
+            verb="task.created",
+            obj=task,
             summary=f"Task {task.subject} for {owner} due {task.due_at:%Y-%m-%d}",
             after=_snapshot(task, [*cleaned, "owner"]),
         )
@@ -392,8 +430,13 @@ def task_update(
     task.save()
     if task.account is not None:
         activity_record(
-            actor=actor, account=task.account, verb="task.updated", obj=task,
-            summary=f"Task {task.subject} changed: {', '.join(after)}", before=before, after=after,
+            actor=actor,
+            account=task.account,
+            verb="task.updated",
+            obj=task,
+            summary=f"Task {task.subject} changed: {', '.join(after)}",
+            before=before,
+            after=after,
         )
     return task
 
@@ -413,8 +456,12 @@ def task_complete(*, actor: User | None, task: Task, outcome: str = "", notes: s
     task.refresh_from_db()
     if task.account is not None:
         activity_record(
-            actor=actor, account=task.account, verb="task.completed", obj=task,
+            actor=actor,
+            account=task.account,
+            verb="task.completed",
+            obj=task,
             summary=f"Task {task.subject} done" + (f": {outcome}" if outcome else ""),
-            before={"status": "open"}, after={"status": "done", "outcome": task.outcome},
+            before={"status": "open"},
+            after={"status": "done", "outcome": task.outcome},
         )
     return task

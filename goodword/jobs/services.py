@@ -27,7 +27,9 @@ LEASE = dt.timedelta(minutes=5)
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {}
 
 
-def handler(kind: str) -> Callable[[Callable[[dict[str, Any]], None]], Callable[[dict[str, Any]], None]]:
+def handler(
+    kind: str,
+) -> Callable[[Callable[[dict[str, Any]], None]], Callable[[dict[str, Any]], None]]:
     def register(fn: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
         HANDLERS[kind] = fn
         return fn
@@ -36,7 +38,10 @@ def handler(kind: str) -> Callable[[Callable[[dict[str, Any]], None]], Callable[
 
 
 def job_enqueue(
-    *, kind: str, payload: dict[str, Any], key: str | None = None,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    key: str | None = None,
     run_after: dt.datetime | None = None,
 ) -> Job:
     """Add a job; with a key already queued, return the existing row (idempotent)."""
@@ -53,7 +58,11 @@ def job_enqueue(
 
 
 def email_enqueue(
-    *, to: list[str], subject: str, body_text: str, body_html: str = "",
+    *,
+    to: list[str],
+    subject: str,
+    body_text: str,
+    body_html: str = "",
     reply_to: list[str] | None = None,
 ) -> Job:
     """Write an e-mail to the outbox. Call inside the transaction of the change it reports."""
@@ -62,8 +71,12 @@ def email_enqueue(
         kind="email.send",
         key=f"email:{message_id}",
         payload={
-            "to": to, "subject": subject, "body_text": body_text, "body_html": body_html,
-            "reply_to": reply_to or [], "message_id": message_id,
+            "to": to,
+            "subject": subject,
+            "body_text": body_text,
+            "body_html": body_html,
+            "reply_to": reply_to or [],
+            "message_id": message_id,
         },
     )
 
@@ -90,9 +103,9 @@ def job_claim(*, now: dt.datetime | None = None) -> Job | None:
         status=JobStatus.RUNNING, lease_until__lt=now
     )
     for job in Job.objects.filter(due).order_by("run_after", "id")[:5]:
-        claimed = Job.objects.filter(pk=job.pk, status=job.status, lease_until=job.lease_until).update(
-            status=JobStatus.RUNNING, lease_until=now + LEASE, attempts=job.attempts + 1
-        )
+        claimed = Job.objects.filter(
+            pk=job.pk, status=job.status, lease_until=job.lease_until
+        ).update(status=JobStatus.RUNNING, lease_until=now + LEASE, attempts=job.attempts + 1)
         if claimed == 1:
             job.refresh_from_db()
             return job
@@ -106,7 +119,7 @@ def job_run(job: Job) -> bool:
         if fn is None:
             raise LookupError(f"no handler for job kind {job.kind!r}")
         fn(job.payload)
-    except Exception:  # noqa: BLE001 - any failure of a handler is recorded on the row
+    except Exception:
         error = traceback.format_exc(limit=5)
         log.warning("job %s failed: %s", job.pk, error)
         final = job.attempts >= job.max_attempts or fn is None

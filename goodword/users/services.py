@@ -52,9 +52,14 @@ def user_create(
     if errors:
         raise Invalid(errors)
     user = User(
-        email=email, username=email, role=role, first_name=first_name.strip(),
-        last_name=last_name.strip(), team=team_get_or_create(team),
-        is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN,
+        email=email,
+        username=email,
+        role=role,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        team=team_get_or_create(team),
+        is_staff=role == Role.ADMIN,
+        is_superuser=role == Role.ADMIN,
     )
     if password is None:
         user.set_unusable_password()
@@ -73,7 +78,12 @@ def _clean_scopes(scopes: list[str]) -> list[str]:
     bad = [s for s in cleaned if s not in Scope.values]
     if bad or not cleaned:
         raise Invalid(
-            {"scopes": [f"choose from {', '.join(Scope.values)}" + (f"; not {', '.join(bad)}" if bad else "")]}
+            {
+                "scopes": [
+                    f"choose from {', '.join(Scope.values)}"
+                    + (f"; not {', '.join(bad)}" if bad else "")
+                ]
+            }
         )
     return cleaned
 
@@ -86,7 +96,11 @@ def apikey_create(*, user: User, scopes: list[str], name: str = "") -> tuple[API
     cleaned = _clean_scopes(scopes)
     key, prefix, hashed = new_secret()
     row = APIKey.objects.create(
-        user=user, name=name[:100], prefix=prefix, hashed_key=hashed, scopes=cleaned,
+        user=user,
+        name=name[:100],
+        prefix=prefix,
+        hashed_key=hashed,
+        scopes=cleaned,
         created_at=timezone.now(),
     )
     return row, key

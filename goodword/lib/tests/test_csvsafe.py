@@ -9,7 +9,7 @@ from goodword.lib.csvsafe import csv_lines, neutralise, restore
 
 
 def test_formula_cells_are_neutralised():
-    assert neutralise("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert neutralise('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert neutralise("+1") == "'+1"
     assert neutralise("@SUM(A1)") == "'@SUM(A1)"
     assert neutralise("\tx") == "'\tx"
