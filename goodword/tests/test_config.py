@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_database_url_postgres_is_parsed(tmp_path):
     config = database_config("postgres://gw:s%40cret@db.internal:6543/goodword", tmp_path)
     assert (config["ENGINE"], config["NAME"], config["USER"], config["PASSWORD"]) == (
-        "django.db.backends.postgresql", "goodword", "gw", "s@cret")
+        "django.db.backends.postgresql",
+        "goodword",
+        "gw",
+        "s@cret",
+    )
     assert (config["HOST"], config["PORT"]) == ("db.internal", "6543")
 
 
@@ -34,11 +38,14 @@ def test_sqlite_default_uses_wal_immediate_and_busy_timeout(tmp_path):
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("mysql://x@y/z", "unsupported scheme 'mysql'"),
-    ("postgres://x@y:notaport/z", "malformed port"),
-    ("postgres://x@y", "names no database"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://x@y/z", "unsupported scheme 'mysql'"),
+        ("postgres://x@y:notaport/z", "malformed port"),
+        ("postgres://x@y", "names no database"),
+    ],
+)
 def test_bad_database_url_names_the_variable(tmp_path, url, message):
     with pytest.raises(ConfigError, match="DATABASE_URL") as info:
         database_config(url, tmp_path)
@@ -48,7 +55,12 @@ def test_bad_database_url_names_the_variable(tmp_path, url, message):
 def test_email_url_smtp_with_starttls():
     config = email_config({"EMAIL_URL": "smtp://me:pw@mail.example.com:587?tls=1"})
     assert (config.host, config.port, config.user, config.password, config.use_tls) == (
-        "mail.example.com", 587, "me", "pw", True)
+        "mail.example.com",
+        587,
+        "me",
+        "pw",
+        True,
+    )
 
 
 def test_email_host_and_port_variables():
@@ -56,11 +68,14 @@ def test_email_host_and_port_variables():
     assert (config.host, config.port, config.use_tls) == ("127.0.0.1", 2525, False)
 
 
-@pytest.mark.parametrize(("environ", "name"), [
-    ({"EMAIL_PORT": "twenty-five"}, "EMAIL_PORT"),
-    ({"EMAIL_URL": "http://mail"}, "EMAIL_URL"),
-    ({"EMAIL_USE_TLS": "maybe"}, "EMAIL_USE_TLS"),
-])
+@pytest.mark.parametrize(
+    ("environ", "name"),
+    [
+        ({"EMAIL_PORT": "twenty-five"}, "EMAIL_PORT"),
+        ({"EMAIL_URL": "http://mail"}, "EMAIL_URL"),
+        ({"EMAIL_USE_TLS": "maybe"}, "EMAIL_USE_TLS"),
+    ],
+)
 def test_bad_email_settings_name_the_variable(environ, name):
     with pytest.raises(ConfigError, match=name):
         email_config(environ)
@@ -91,8 +106,13 @@ def _manage(args, env_extra, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
     env.update({"GOODWORD_HOME": str(tmp_path), **env_extra})
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -105,8 +125,11 @@ def test_malformed_variable_fails_at_start_with_its_name(tmp_path):
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     result = _manage(
         ["check", "--deploy", "--fail-level", "DEBUG"],
-        {"DEBUG": "0", "SECRET_KEY": "k" * 20 + "-Zq9!x7#Lm2@Pv5$Rt8^Wy3&Bn6*Cs4(Df1)Gh0_Jk",
-         "ALLOWED_HOSTS": "goodword.example.com"},
+        {
+            "DEBUG": "0",
+            "SECRET_KEY": "k" * 20 + "-Zq9!x7#Lm2@Pv5$Rt8^Wy3&Bn6*Cs4(Df1)Gh0_Jk",
+            "ALLOWED_HOSTS": "goodword.example.com",
+        },
         tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -15,8 +15,16 @@ def runner():
 def test_createuser_reads_password_from_stdin(db, runner):
     result = runner.invoke(
         main,
-        ["createuser", "--email", "Ana@Example.com", "--role", "manager", "--team", "North",
-         "--password-stdin"],
+        [
+            "createuser",
+            "--email",
+            "Ana@Example.com",
+            "--role",
+            "manager",
+            "--team",
+            "North",
+            "--password-stdin",
+        ],
         input="a-long-enough-passphrase-7\n",
     )
     assert result.exit_code == 0, result.output
@@ -31,7 +39,8 @@ def test_createuser_refuses_duplicate_and_weak_password(db, runner, rep):
     assert dup.exit_code == 1
     assert dup.output.strip() == "Error: email: a user with rep@example.com already exists"
     weak = runner.invoke(
-        main, ["createuser", "--email", "x@example.com", "--role", "rep", "--password-stdin"],
+        main,
+        ["createuser", "--email", "x@example.com", "--role", "rep", "--password-stdin"],
         input="123\n",
     )
     assert weak.exit_code == 1
@@ -47,9 +56,18 @@ def test_createuser_rejects_unknown_role(db, runner):
 
 
 def test_every_command_has_help(runner):
-    for args in (["--help"], ["demo", "--help"], ["serve", "--help"], ["worker", "--help"],
-                 ["migrate", "--help"], ["createuser", "--help"], ["apikey", "create", "--help"],
-                 ["apikey", "revoke", "--help"], ["import", "--help"], ["export", "--help"]):
+    for args in (
+        ["--help"],
+        ["demo", "--help"],
+        ["serve", "--help"],
+        ["worker", "--help"],
+        ["migrate", "--help"],
+        ["createuser", "--help"],
+        ["apikey", "create", "--help"],
+        ["apikey", "revoke", "--help"],
+        ["import", "--help"],
+        ["export", "--help"],
+    ):
         result = runner.invoke(main, args)
         assert result.exit_code == 0, (args, result.output)
         assert "Usage:" in result.output

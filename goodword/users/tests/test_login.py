@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from goodword import settings as project_settings
 from goodword.conftest import PASSWORD
 from goodword.users.models import LoginFailure
+from goodword.users.services import user_create
 
 
 def test_login_with_good_password_goes_to_my_tasks(client, rep):
@@ -49,5 +51,10 @@ def test_logout_needs_post(client, rep):
     assert "_auth_user_id" not in client.session
 
 
-def test_passwords_are_hashed_with_argon2(rep):
-    assert rep.password.startswith("argon2$")
+def test_passwords_are_hashed_with_argon2(db, settings):
+    # given the project's configured hashers (the suite swaps in a fast one elsewhere)
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
+    # when a user is created
+    user = user_create(email="argon@example.com", role="rep", password=PASSWORD)
+    # then the stored password is an Argon2 hash
+    assert user.password.startswith("argon2$")

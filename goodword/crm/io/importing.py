@@ -1,0 +1,124 @@
+"""Importing a CSV file of users, accounts, contacts or deals: all or nothing.
+
+The file is streamed in chunks inside one transaction. Every row is checked; if any is bad,
+the transaction is rolled back and ImportRefused lists each problem as FILE:ROW: column:
+reason (the header is row 1). A dry run does the same work and always rolls back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+from django.db import transaction
+from django.utils import timezone
+
+from goodword.crm.io.base import Importer
+from goodword.crm.io.kinds import IMPORTERS
+from goodword.crm.io.presets import KINDS, PRESETS
+from goodword.crm.io.reading import RowReader
+from goodword.crm.io.report import ImportFileError, ImportRefused, ImportReport
+
+CHUNK_SIZE = 2000
+
+
+def import_file(
+    kind: str,
+    path: str | os.PathLike[str],
+    *,
+    preset: str = "native",
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> ImportReport:
+    """Create or update the records of `kind` from the CSV file at `path` (upsert by
+    external_id; users by e-mail). `progress` is called with the number of bytes read since
+    the last call.
+
+    Raises ImportRefused (nothing written) when any row is bad, unless dry_run, which returns
+    the report with its errors. Raises ImportFileError when the file cannot be read, and
+    ValueError for an unknown kind or preset.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    report = ImportReport(kind=kind, path=str(path), preset=preset, dry_run=dry_run)
+    with _open(path) as stream:
+        reader = _guard(lambda: RowReader(stream, kind, preset, progress), path)
+        if not _header_ok(reader, report):
+            return _finish(report)
+        _run(reader, report, path, chunk_size)
+    return _finish(report)
+
+
+def _finish(report: ImportReport) -> ImportReport:
+    if not report.ok and not report.dry_run:
+        raise ImportRefused(report)
+    return report
+
+
+def _open(path: str | os.PathLike[str]) -> TextIO:
+    try:
+        # utf-8-sig: spreadsheet and CRM exports often start with a byte-order mark.
+        return open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ImportFileError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _guard[T](fn: Callable[[], T], path: str | os.PathLike[str]) -> T:
+    try:
+        return fn()
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path}: is not UTF-8 text (byte {exc.start})") from None
+
+
+def _header_ok(reader: RowReader, report: ImportReport) -> bool:
+    if reader.empty:
+        report.error(1, "header", "the file is empty; the first line must name the columns")
+        return False
+    header = reader.header
+    if header.ignored:
+        report.warnings.append(f"ignored column(s): {', '.join(header.ignored)}")
+    for column in header.missing:
+        report.error(1, column, "column is missing")
+    return not header.missing
+
+
+def _run(reader: RowReader, report: ImportReport, path: str | os.PathLike[str], size: int) -> None:
+    with transaction.atomic():
+        importer = IMPORTERS[report.kind](report, reader.header, timezone.now())
+        _guard(lambda: _process(importer, reader, size), path)
+        if importer.duplicates.candidates:
+            _report_repeats(importer, path, report)
+        if not report.ok or report.dry_run:
+            transaction.set_rollback(True)
+
+
+def _process(importer: Importer, reader: RowReader, size: int) -> None:
+    for chunk in reader.chunks(size):
+        importer.process(chunk)
+
+
+def _report_repeats(importer: Importer, path: str | os.PathLike[str], report: ImportReport) -> None:
+    """Second pass, only for keys the first pass could not rule out as repeats."""
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        reader = RowReader(stream, report.kind, report.preset)
+        keyed = _keys(reader, importer)
+        repeats = importer.duplicates.repeats(keyed, importer.duplicates.candidates)
+    label = importer.header.label(importer.key)
+    for line, key in repeats:
+        report.refused += 1
+        report.error(line, label, f"{key!r} appears more than once in the file")
+
+
+def _keys(reader: RowReader, importer: Importer) -> Iterator[tuple[int, str]]:
+    for chunk in reader.chunks(CHUNK_SIZE):
+        for row in chunk:
+            key = importer.key_of(row.cells)
+            if key is not None:
+                yield row.line, key
+
+
+__all__ = ["ImportFileError", "ImportRefused", "ImportReport", "import_file"]

@@ -1,0 +1,296 @@
+"""Every URL route and API operation, tried by every role against records that are not theirs.
+
+Readers who may not see a record get 404 (the same answer as for a record that does not exist)
+and nothing changes; a manager of another team may look but gets 403 on any change. The two
+tables below must name every route and operation: a new one that is not added here fails
+`test_every_route_is_covered` / `test_every_api_operation_is_covered`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from goodword.api import api
+from goodword.crm.models import Account, Activity, Contact, Deal, DealStageChange, Stage, Task
+from goodword.jobs.models import Job
+from goodword.users.models import APIKey, User
+from goodword.users.services import apikey_create
+
+
+@dataclass(frozen=True)
+class Route:
+    target: str | None  # the object its path names: account, contact, deal, task; None: a list
+    methods: tuple[str, ...]
+
+
+# Web routes by name. Routes with no target are lists: foreign records must not appear in them.
+WEB: dict[str, Route] = {
+    "my-tasks": Route(None, ("GET",)),
+    "tasks-export": Route(None, ("GET",)),
+    "task-detail": Route("task", ("GET", "POST")),
+    "task-edit": Route("task", ("GET", "POST")),
+    "task-done": Route("task", ("GET", "POST")),
+    "accounts": Route(None, ("GET",)),
+    "accounts-export": Route(None, ("GET",)),
+    "account-detail": Route("account", ("GET", "POST")),
+    "account-edit": Route("account", ("GET", "POST")),
+    "contact-add": Route("account", ("GET", "POST")),
+    "deal-add": Route("account", ("GET", "POST")),
+    "task-add": Route("account", ("GET", "POST")),
+    "contacts-export": Route(None, ("GET",)),
+    "deals": Route(None, ("GET",)),
+    "deals-board": Route(None, ("GET",)),
+    "deals-export": Route(None, ("GET",)),
+    "deal-detail": Route("deal", ("GET", "POST")),
+    "deal-edit": Route("deal", ("GET", "POST")),
+    "deal-move": Route("deal", ("GET", "POST")),
+}
+# Routes open to anyone. The API (api/…) is covered operation by operation in API below.
+PUBLIC = {"login", "logout"}
+
+# API operations: "METHOD path" → what the path or body names.
+API: dict[str, str | None] = {
+    "GET /api/v1/accounts": None,
+    "POST /api/v1/accounts": "create",
+    "GET /api/v1/accounts/{account_id}": "account",
+    "PATCH /api/v1/accounts/{account_id}": "account",
+    "GET /api/v1/contacts": None,
+    "POST /api/v1/contacts": "body:account",
+    "GET /api/v1/contacts/{contact_id}": "contact",
+    "PATCH /api/v1/contacts/{contact_id}": "contact",
+    "GET /api/v1/stages": "stages",
+    "GET /api/v1/deals": None,
+    "POST /api/v1/deals": "body:account",
+    "GET /api/v1/deals/{deal_id}": "deal",
+    "PATCH /api/v1/deals/{deal_id}": "deal",
+    "GET /api/v1/tasks": None,
+    "POST /api/v1/tasks": "body:account",
+    "GET /api/v1/tasks/{task_id}": "task",
+    "PATCH /api/v1/tasks/{task_id}": "task",
+}
+
+# Readers to whom the West team's records are foreign: they must get 404.
+BLIND = ["rep", "csm", "nobody"]
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found += _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            found.append((prefix + str(pattern.pattern), pattern.name))
+    return found
+
+
+def _api_operations() -> set[str]:
+    schema = api.get_openapi_schema()
+    return {
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_route_is_covered():
+    names = {
+        name
+        for route, name in _walk(get_resolver().url_patterns)
+        if not route.startswith(("admin/", "api/"))
+    }
+    assert names - PUBLIC == set(WEB)
+
+
+def test_every_api_operation_is_covered():
+    assert _api_operations() == set(API)
+
+
+def snapshot() -> list[Any]:
+    """Every row a request could change, to compare before and after."""
+    models = [Account, Contact, Deal, DealStageChange, Task, Activity, Job, User, APIKey]
+    return [list(m.objects.order_by("pk").values()) for m in models]
+
+
+@pytest.fixture
+def world(
+    rep,
+    csm,
+    nobody,
+    manager,
+    other_manager,
+    admin_user,
+    account,
+    contact,
+    deal,
+    task,
+    other_account,
+    other_contact,
+    other_deal,
+    other_task,
+):
+    """East: rep owns, csm looks after, manager leads. West: other_rep, other_manager."""
+    return {
+        "users": {
+            "rep": rep,
+            "csm": csm,
+            "nobody": nobody,
+            "manager": manager,
+            "other_manager": other_manager,
+            "admin": admin_user,
+        },
+        "west": {
+            "account": other_account,
+            "contact": other_contact,
+            "deal": other_deal,
+            "task": other_task,
+        },
+        "east": {"account": account, "contact": contact, "deal": deal, "task": task},
+    }
+
+
+def _post_data() -> dict[str, str]:
+    """Valid-looking input for every form, so that only the access check can stop it."""
+    won = Stage.objects.get(is_won=True)
+    return {
+        "name": "Taken over",
+        "subject": "Taken over",
+        "email": "intruder@example.com",
+        "first_name": "In",
+        "last_name": "Truder",
+        "stage": str(won.pk),
+        "stage_id": str(won.pk),
+        "amount": "1.00",
+        "currency": "USD",
+        "kind": "new",
+        "source": "other",
+        "lifecycle": "churned",
+        "outcome": "done",
+        "due_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "status": "done",
+    }
+
+
+def _path(name: str, route: Route, target: Any) -> str:
+    return reverse(name, args=[target.pk]) if route.target else reverse(name)
+
+
+def _visible_text(kind: str, obj: Any) -> str:
+    return {
+        "account": obj.name if kind == "account" else "",
+        "contact": getattr(obj, "email", ""),
+        "deal": getattr(obj, "name", ""),
+        "task": getattr(obj, "subject", ""),
+    }[kind]
+
+
+@pytest.mark.parametrize("role", BLIND)
+@pytest.mark.parametrize("name", sorted(WEB))
+def test_web_route_hides_foreign_records(client, world, role, name):
+    route = WEB[name]
+    client.force_login(world["users"][role])
+    before = snapshot()
+    if route.target is None:
+        response = client.get(reverse(name))
+        assert response.status_code == 200
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        for kind, obj in world["west"].items():
+            assert _visible_text(kind, obj).encode() not in body, (name, kind)
+    else:
+        target = world["west"][route.target]
+        answers = {}
+        for method in route.methods:
+            url = _path(name, route, target)
+            response = client.get(url) if method == "GET" else client.post(url, _post_data())
+            answers[method] = response.status_code
+        # 405 for a method the route does not take; 404 for every method it does.
+        assert set(answers.values()) <= {404, 405}, (name, answers)
+        assert 404 in answers.values(), (name, answers)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in WEB.items() if r.target))
+def test_manager_of_another_team_may_look_but_not_change(client, world, name):
+    route = WEB[name]
+    client.force_login(world["users"]["other_manager"])
+    target = world["east"][route.target]
+    before = snapshot()
+    url = _path(name, route, target)
+    response = client.post(url, _post_data())
+    assert response.status_code in {403, 405}, response.status_code
+    if "GET" in route.methods:
+        assert client.get(url).status_code in {200, 405}
+    assert snapshot() == before
+
+
+def test_admin_site_is_closed_to_everyone_but_admins(client, world):
+    for role in ("rep", "csm", "nobody", "manager"):
+        client.force_login(world["users"][role])
+        response = client.get("/admin/crm/account/")
+        assert response.status_code == 302, role
+        assert "/login" in response["Location"]
+    client.force_login(world["users"]["admin"])
+    assert client.get("/admin/crm/account/").status_code == 200
+
+
+def _bearer(user: User) -> dict[str, str]:
+    _, key = apikey_create(user=user, scopes=["read", "write"])
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
+def _api_call(
+    client, operation: str, target_kind: str | None, west: dict[str, Any], headers: dict[str, str]
+):
+    method, template = operation.split(" ", 1)
+    path = template
+    resource = template.split("/")[3]
+    body: dict[str, Any] = {
+        "accounts": {"name": "Taken over"},
+        "contacts": {"email": "intruder@example.com"},
+        "deals": {"name": "Taken over"},
+        "tasks": {"subject": "Taken over"},
+    }[resource]
+    if target_kind in {"account", "contact", "deal", "task"}:
+        path = template.replace("{" + f"{target_kind}_id" + "}", str(west[target_kind].pk))
+    if target_kind == "body:account":
+        body["account_id"] = west["account"].pk
+    if method == "GET":
+        return client.get(path, **headers)
+    if method == "PATCH":
+        return client.patch(path, body, content_type="application/json", **headers)
+    return client.post(path, body, content_type="application/json", **headers)
+
+
+@pytest.mark.parametrize("role", BLIND)
+@pytest.mark.parametrize("operation", sorted(API))
+def test_api_operation_hides_foreign_records(client, world, role, operation):
+    target_kind = API[operation]
+    headers = _bearer(world["users"][role])
+    if target_kind in {"create", "stages"}:
+        pytest.skip("names no existing record: nothing foreign to reach")
+    before = snapshot()
+    response = _api_call(client, operation, target_kind, world["west"], headers)
+    if target_kind is None:
+        assert response.status_code == 200
+        ids = {item["id"] for item in response.json()["items"]}
+        kind = operation.split("/")[-1].rstrip("s")
+        assert world["west"][kind].pk not in ids
+    else:
+        assert response.status_code == 404, (operation, response.status_code, response.content)
+        assert response.json()["code"] == "not_found"
+    # The key's last_used_at may change; every other row must not.
+    assert snapshot()[:-1] == before[:-1]
+
+
+@pytest.mark.parametrize("operation", sorted(op for op, t in API.items() if op.startswith("PATCH")))
+def test_api_manager_of_another_team_cannot_change(client, world, operation):
+    headers = _bearer(world["users"]["other_manager"])
+    before = snapshot()
+    response = _api_call(client, operation, API[operation], world["east"], headers)
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "forbidden"
+    assert snapshot()[:-1] == before[:-1]
