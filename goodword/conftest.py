@@ -4,6 +4,7 @@ some of them, so each test can say who may see what."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -77,6 +78,11 @@ def nobody(make_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def stages(db: Any) -> dict[str, Stage]:
+    # A transactional test elsewhere may have flushed the rows the data migration made.
+    from django.apps import apps
+
+    default_stages = importlib.import_module("goodword.crm.migrations.0003_default_stages")
+    default_stages.create(apps, None)
     return {s.name: s for s in Stage.objects.all()}
 
 

@@ -108,6 +108,8 @@ def account_create(
     _check_user("owner", owner)
     _check_user("csm", csm)
     now = timezone.now()
+    if cleaned.get("lifecycle") == Lifecycle.CUSTOMER and not cleaned.get("customer_since"):
+        cleaned["customer_since"] = now.date()
     account = Account(**cleaned, owner=owner, csm=csm, created_at=now, updated_at=now)
     _save_unique(account, {"external_id": ["is already used by another account"]})
     activity_record(

@@ -21,7 +21,7 @@ _CODES = """
     TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU
     XCD XCG XOF XPF YER ZAR ZMW ZWG
 """
-CURRENCIES = frozenset(_CODES.split())  # noqa: SIM905 - a table is easier to check by eye
+CURRENCIES = frozenset(_CODES.split())
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -88,7 +88,11 @@ def clean_decimal(value: str | Decimal | int, *, minimum: Decimal | None = Decim
     return amount.quantize(Decimal("0.01"))
 
 
-def parse_date(value: str) -> date | None:
+def parse_date(value: str | date | None) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
     raw = (value or "").strip()
     if not raw:
         return None
@@ -102,8 +106,12 @@ def parse_date(value: str) -> date | None:
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def parse_datetime(value: str) -> datetime | None:
+def parse_datetime(value: str | date | None) -> datetime | None:
     """ISO 8601; a value without a zone is taken as UTC, a bare date as its midnight UTC."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     raw = (value or "").strip()
     if not raw:
         return None

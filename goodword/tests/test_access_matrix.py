@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from goodword.api import api
@@ -112,8 +113,18 @@ def test_every_api_operation_is_covered():
 
 def snapshot() -> list[Any]:
     """Every row a request could change, to compare before and after."""
-    models = [Account, Contact, Deal, DealStageChange, Task, Activity, Job, User, APIKey]
-    return [list(m.objects.order_by("pk").values()) for m in models]
+    models: list[type[Model]] = [
+        Account,
+        Contact,
+        Deal,
+        DealStageChange,
+        Task,
+        Activity,
+        Job,
+        User,
+        APIKey,
+    ]
+    return [list(m._default_manager.order_by("pk").values()) for m in models]
 
 
 @pytest.fixture

@@ -102,8 +102,14 @@ def test_missing_secret_key_fails_without_debug(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
-def _manage(args, env_extra, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+def _manage(
+    args: list[str], env_extra: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     env.update({"GOODWORD_HOME": str(tmp_path), **env_extra})
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],

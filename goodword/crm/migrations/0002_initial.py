@@ -6,157 +6,245 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('crm', '0001_initial'),
+        ("crm", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='csm',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='csm_accounts', to=settings.AUTH_USER_MODEL),
+            model_name="account",
+            name="csm",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="csm_accounts",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_accounts', to=settings.AUTH_USER_MODEL),
+            model_name="account",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_accounts",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='activity',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='crm.account'),
+            model_name="activity",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="activities",
+                to="crm.account",
+            ),
         ),
         migrations.AddField(
-            model_name='activity',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="activity",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='contact',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='crm.account'),
+            model_name="contact",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="contacts",
+                to="crm.account",
+            ),
         ),
         migrations.AddField(
-            model_name='deal',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deals', to='crm.account'),
+            model_name="deal",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="deals", to="crm.account"
+            ),
         ),
         migrations.AddField(
-            model_name='deal',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_deals', to=settings.AUTH_USER_MODEL),
+            model_name="deal",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_deals",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='dealstagechange',
-            name='changed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="dealstagechange",
+            name="changed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='dealstagechange',
-            name='deal',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='crm.deal'),
+            model_name="dealstagechange",
+            name="deal",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="stage_changes",
+                to="crm.deal",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.CheckConstraint(condition=models.Q(('probability__lte', 100)), name='stage_probability_at_most_100'),
+            model_name="stage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("probability__lte", 100)), name="stage_probability_at_most_100"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.CheckConstraint(condition=models.Q(('is_won', True), ('is_lost', True), _negated=True), name='stage_not_won_and_lost'),
+            model_name="stage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("is_won", True), ("is_lost", True), _negated=True),
+                name="stage_not_won_and_lost",
+            ),
         ),
         migrations.AddField(
-            model_name='dealstagechange',
-            name='from_stage',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.stage'),
+            model_name="dealstagechange",
+            name="from_stage",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="crm.stage",
+            ),
         ),
         migrations.AddField(
-            model_name='dealstagechange',
-            name='to_stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.stage'),
+            model_name="dealstagechange",
+            name="to_stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.stage"
+            ),
         ),
         migrations.AddField(
-            model_name='deal',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deals', to='crm.stage'),
+            model_name="deal",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="deals", to="crm.stage"
+            ),
         ),
         migrations.AddField(
-            model_name='task',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='crm.account'),
+            model_name="task",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="tasks",
+                to="crm.account",
+            ),
         ),
         migrations.AddField(
-            model_name='task',
-            name='contact',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to='crm.contact'),
+            model_name="task",
+            name="contact",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="tasks",
+                to="crm.contact",
+            ),
         ),
         migrations.AddField(
-            model_name='task',
-            name='deal',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to='crm.deal'),
+            model_name="task",
+            name="deal",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="tasks",
+                to="crm.deal",
+            ),
         ),
         migrations.AddField(
-            model_name='task',
-            name='owner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to=settings.AUTH_USER_MODEL),
+            model_name="task",
+            name="owner",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="tasks",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['name', 'id'], name='crm_account_name_5421c2_idx'),
+            model_name="account",
+            index=models.Index(fields=["name", "id"], name="crm_account_name_5421c2_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['owner', 'name'], name='crm_account_owner_i_14c778_idx'),
+            model_name="account",
+            index=models.Index(fields=["owner", "name"], name="crm_account_owner_i_14c778_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['csm', 'name'], name='crm_account_csm_id_3d0065_idx'),
+            model_name="account",
+            index=models.Index(fields=["csm", "name"], name="crm_account_csm_id_3d0065_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['lifecycle', 'name'], name='crm_account_lifecyc_61e06d_idx'),
+            model_name="account",
+            index=models.Index(fields=["lifecycle", "name"], name="crm_account_lifecyc_61e06d_idx"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['account', '-at'], name='crm_activit_account_2b9481_idx'),
+            model_name="activity",
+            index=models.Index(fields=["account", "-at"], name="crm_activit_account_2b9481_idx"),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['email'], name='crm_contact_email_240305_idx'),
+            model_name="contact",
+            index=models.Index(fields=["email"], name="crm_contact_email_240305_idx"),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(fields=('account', 'email'), name='contact_email_per_account'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                fields=("account", "email"), name="contact_email_per_account"
+            ),
         ),
         migrations.AddIndex(
-            model_name='dealstagechange',
-            index=models.Index(fields=['deal', 'changed_at'], name='crm_dealsta_deal_id_ec257c_idx'),
+            model_name="dealstagechange",
+            index=models.Index(
+                fields=["deal", "changed_at"], name="crm_dealsta_deal_id_ec257c_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['stage', 'owner'], name='crm_deal_stage_i_a2233e_idx'),
+            model_name="deal",
+            index=models.Index(fields=["stage", "owner"], name="crm_deal_stage_i_a2233e_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['owner', 'stage'], name='crm_deal_owner_i_fef27d_idx'),
+            model_name="deal",
+            index=models.Index(fields=["owner", "stage"], name="crm_deal_owner_i_fef27d_idx"),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['account', 'created_at'], name='crm_deal_account_04ad9d_idx'),
+            model_name="deal",
+            index=models.Index(
+                fields=["account", "created_at"], name="crm_deal_account_04ad9d_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(fields=['source', 'created_at'], name='crm_deal_source_b4f91f_idx'),
+            model_name="deal",
+            index=models.Index(fields=["source", "created_at"], name="crm_deal_source_b4f91f_idx"),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['owner', 'status', 'due_at'], name='crm_task_owner_i_ae95b3_idx'),
+            model_name="task",
+            index=models.Index(
+                fields=["owner", "status", "due_at"], name="crm_task_owner_i_ae95b3_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['account', 'status'], name='crm_task_account_fee5f1_idx'),
+            model_name="task",
+            index=models.Index(fields=["account", "status"], name="crm_task_account_fee5f1_idx"),
         ),
     ]

@@ -21,7 +21,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -38,26 +38,31 @@ def smtp(settings) -> Iterator[Inbox]:
     port = _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    settings.MAILERS = {"default": {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
-    }}
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+        }
+    }
     yield inbox
     controller.stop()
 
 
 @pytest.fixture
 def dead_smtp(settings) -> None:
-    settings.MAILERS = {"default": {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {"host": "127.0.0.1", "port": _free_port(), "timeout": 2},
-    }}
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": _free_port(), "timeout": 2},
+        }
+    }
 
 
 def test_worker_sends_outbox_email_with_its_fixed_message_id(db, smtp):
     # given an e-mail written to the outbox
-    job = email_enqueue(to=["ada@acme.io"], subject="Hello", body_text="Plain",
-                        body_html="<p>Rich</p>")
+    job = email_enqueue(
+        to=["ada@acme.io"], subject="Hello", body_text="Plain", body_html="<p>Rich</p>"
+    )
     # when the worker runs once
     result = CliRunner().invoke(main, ["worker", "--once"])
     # then the SMTP server received it with the Message-ID fixed at enqueue time
@@ -86,13 +91,15 @@ def test_expired_lease_is_claimed_again(db):
     # given a job claimed by a worker that died
     job = job_enqueue(kind="noop", payload={})
     claimed = job_claim()
-    assert claimed is not None and claimed.pk == job.pk
+    assert claimed is not None
+    assert claimed.pk == job.pk
     assert job_claim() is None  # leased: no one else gets it
     # when the lease has expired
     later = timezone.now() + dt.timedelta(minutes=6)
     again = job_claim(now=later)
     # then another worker claims it
-    assert again is not None and again.pk == job.pk
+    assert again is not None
+    assert again.pk == job.pk
     assert again.attempts == 2
 
 

@@ -1,0 +1,143 @@
+"""A rep's day in a real browser: log in, open an account, move a deal, complete a task.
+Debian's chromium, headless, through Playwright; a failing test leaves a screenshot in
+test-artifacts/."""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from goodword.conftest import PASSWORD
+from goodword.crm.models import Account, Deal, DealStageChange, Stage, Task, TaskStatus
+from goodword.crm.services import account_create, deal_create
+from goodword.users.models import User
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture(autouse=True)
+def default_stages(transactional_db: Any) -> None:
+    """Transactional tests empty the tables when they end, and a flush by another such test
+    may have removed the stages the migration created: put them back when they are gone."""
+    from django.apps import apps
+
+    importlib.import_module("goodword.crm.migrations.0003_default_stages").create(apps, None)
+
+
+def log_in(page: Any, base: str, user: User) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_rep_moves_a_deal_and_completes_a_task(
+    page: Any,
+    live_server: Any,
+    rep: User,
+    account: Account,
+    deal: Deal,
+    task: Task,
+    stages: dict[str, Stage],
+) -> None:
+    base = live_server.url
+    # given a rep who logs in
+    log_in(page, base, rep)
+    # when they open the account from the accounts list
+    page.click("nav >> text=Accounts")
+    page.click("text=Acme Analytics")
+    page.wait_for_url(f"{base}/accounts/{account.pk}/")
+    assert page.inner_text("h1").startswith("Acme Analytics")
+
+    # and move the deal to Proposal/Price Quote with its stage picker
+    target = stages["Proposal/Price Quote"]
+    with page.expect_response(lambda r: r.url.endswith(f"/accounts/{account.pk}/")):
+        page.select_option(f"#stage-{deal.pk}", str(target.pk))
+    # then the page shows the new stage after htmx swapped the table, and the DB agrees
+    page.wait_for_function(
+        "([id, value]) => document.querySelector('#stage-' + id).value === value",
+        arg=[deal.pk, str(target.pk)],
+    )
+    deal.refresh_from_db()
+    assert deal.stage == target
+    last = DealStageChange.objects.filter(deal=deal).order_by("-id").first()
+    assert last is not None
+    assert (last.from_stage, last.to_stage, last.changed_by) == (
+        stages["Qualification"],
+        target,
+        rep,
+    )
+    page.reload()
+    assert "moved from Qualification to Proposal/Price Quote" in page.inner_text(".timeline")
+
+    # when they complete the task from My tasks with an outcome
+    page.click("nav >> text=My tasks")
+    row = page.locator(f"#task-{task.pk}")
+    row.locator("input[name=outcome]").fill("Rollout call booked")
+    row.locator("button", has_text="Done").click()
+    # then the row turns done in place, and the DB agrees
+    page.locator(f"#task-{task.pk} .badge.done").wait_for()
+    assert "Rollout call booked" in page.inner_text(f"#task-{task.pk}")
+    task.refresh_from_db()
+    assert (task.status, task.outcome) == (TaskStatus.DONE, "Rollout call booked")
+    assert page.js_errors == []
+
+
+def test_board_and_lists_render_without_script_errors(
+    page: Any, live_server: Any, manager: User, rep: User, csm: User, stages: dict[str, Stage]
+) -> None:
+    # given a few accounts with deals spread over stages and currencies
+    open_stages = [s for s in stages.values() if not s.is_closed]
+    for i, name in enumerate(["Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne"]):
+        acct = account_create(
+            actor=rep,
+            owner=rep,
+            csm=csm,
+            data={
+                "name": name,
+                "domain": f"{name.lower()}.example",
+                "industry": ["Software", "Retail", "Pharma"][i % 3],
+                "country": ["US", "DE", "GB"][i % 3],
+                "lifecycle": ["customer", "prospect"][i % 2],
+                "arr": str(12000 * (i + 1)),
+                "currency": "USD",
+            },
+        )
+        for j in range(2):
+            deal_create(
+                actor=rep,
+                account=acct,
+                owner=rep,
+                stage=open_stages[(i + j * 3) % len(open_stages)],
+                data={
+                    "name": f"{name} {['platform', 'expansion'][j]}",
+                    "amount": str(Decimal(5000 * (i + 1) + 2500 * j)),
+                    "currency": ["USD", "EUR"][j],
+                    "kind": ["new", "expansion"][j],
+                    "source": ["referral", "inbound", "outbound"][i % 3],
+                },
+            )
+    base = live_server.url
+    log_in(page, base, manager)
+    # when the manager opens each list page, then it renders with no script error
+    first = Account.objects.order_by("name").first()
+    assert first is not None
+    pages = [
+        ("/accounts/", "accounts"),
+        ("/deals/board/", "board"),
+        ("/deals/", "deals"),
+        (f"/accounts/{first.pk}/", "account"),
+    ]
+    for path, shot in pages:
+        page.goto(base + path)
+        page.screenshot(path=f"test-artifacts/ui-{shot}.png")
+    page.goto(base + "/deals/board/")
+    assert page.locator(".deal-card").count() == 12
+    assert page.js_errors == []

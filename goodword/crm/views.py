@@ -1,0 +1,639 @@
+"""The web UI: thin function views. Each one reaches records through the selectors' access
+functions and writes through the services; NotFound answers 404, Forbidden 403, and Invalid
+re-renders the form with its errors (status 400, nothing written)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from goodword.crm import selectors, services
+from goodword.crm.forms import (
+    AccountFilterForm,
+    AccountForm,
+    BoardFilterForm,
+    ContactForm,
+    DealCreateForm,
+    DealFilterForm,
+    DealForm,
+    MoveForm,
+    TaskDoneForm,
+    TaskEditForm,
+    TaskForm,
+    add_invalid,
+)
+from goodword.crm.models import Account, Deal, Stage, Task, TaskStatus
+from goodword.lib.csvsafe import csv_lines
+from goodword.lib.errors import Forbidden, Invalid, NotFound
+from goodword.users.models import User
+
+PAGE_SIZE = 50
+BOARD_CARDS = 50
+CLOSED_WINDOW_DAYS = 90
+TASK_GROUP_LIMIT = 100
+
+View = Callable[..., HttpResponse]
+
+
+# --- plumbing -------------------------------------------------------------------------
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User), "LoginRequired middleware lets only users through"
+    return user
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    return render(request, "crm/error.html", {"status": status, "message": message}, status=status)
+
+
+def access(view: View) -> View:
+    """Turn the selectors' NotFound and Forbidden into 404 and 403 pages."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            return _error_page(request, 404, "There is nothing here, or it is not yours to see.")
+        except Forbidden as exc:
+            return _error_page(request, 403, str(exc))
+
+    return wrapper
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, False):
+        return target
+    return default
+
+
+def _page(request: HttpRequest, qs: QuerySet[Any]) -> Page[Any]:
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    """The current query string minus some parameters, for pagination and sort links."""
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> Any:
+    response = StreamingHttpResponse(
+        csv_lines(header, rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _values(qs: QuerySet[Any], columns: list[str]) -> Iterator[tuple[Any, ...]]:
+    return qs.values_list(*columns).iterator(chunk_size=2000)
+
+
+# --- my tasks -------------------------------------------------------------------------
+
+
+def _day_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Start of today and of tomorrow, in UTC."""
+    start = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time.min, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def _task_scope(request: HttpRequest, user: User) -> tuple[str, QuerySet[Task]]:
+    """The user's own tasks; managers and admins may switch to their team's."""
+    qs = selectors.tasks_visible_to(user).select_related("account", "owner", "deal")
+    can_team = user.is_manager or user.is_admin_role
+    if can_team and request.GET.get("scope") == "team" and user.team_id is not None:
+        return "team", qs.filter(owner__team_id=user.team_id)
+    return "mine", qs.filter(owner=user)
+
+
+@dataclass
+class TaskGroup:
+    key: str
+    title: str
+    tasks: list[Task]
+    total: int
+
+
+@require_GET
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    scope, qs = _task_scope(request, user)
+    open_tasks = qs.filter(status=TaskStatus.OPEN).order_by("due_at", "id")
+    today, tomorrow = _day_bounds(timezone.now())
+    groups = []
+    for key, title, q in [
+        ("overdue", "Overdue", Q(due_at__lt=today)),
+        ("today", "Today", Q(due_at__gte=today, due_at__lt=tomorrow)),
+        ("upcoming", "Upcoming", Q(due_at__gte=tomorrow)),
+    ]:
+        group_qs = open_tasks.filter(q)
+        tasks = list(group_qs[:TASK_GROUP_LIMIT])
+        total = len(tasks) if len(tasks) < TASK_GROUP_LIMIT else group_qs.count()
+        groups.append(TaskGroup(key, title, tasks, total))
+    context = {
+        "groups": groups,
+        "scope": scope,
+        "can_team": (user.is_manager or user.is_admin_role) and user.team_id is not None,
+        "today": today,
+        "show_owner": scope == "team",
+        "done_form": TaskDoneForm(),
+    }
+    return render(request, "crm/my_tasks.html", context)
+
+
+def _task_row(
+    request: HttpRequest, task: Task, form: forms.Form | None = None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "task": task,
+        "done_form": form or TaskDoneForm(),
+        "today": _day_bounds(timezone.now())[0],
+        "show_owner": request.POST.get("show_owner") == "1",
+        "next": request.POST.get("next", ""),
+    }
+    return render(request, "crm/_task_row.html", context, status=status)
+
+
+@require_POST
+@access
+def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
+    user = _user(request)
+    task = selectors.task_get_for(user=user, task_id=task_id, write=True)
+    form = TaskDoneForm(request.POST)
+    if form.is_valid():
+        try:
+            task = services.task_complete(
+                actor=user, task=task, outcome=form.cleaned_data["outcome"]
+            )
+        except Invalid as exc:
+            add_invalid(form, exc)
+    if form.errors:
+        if _is_htmx(request):
+            return _task_row(request, task, form, status=400)
+        return render(request, "crm/task_done.html", {"task": task, "form": form}, status=400)
+    if _is_htmx(request):
+        return _task_row(request, task)
+    return redirect(_next_url(request, reverse("my-tasks")))
+
+
+@require_GET
+@access
+def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get_for(user=_user(request), task_id=task_id)
+    form = TaskEditForm(initial=TaskEditForm.initial_for(task))
+    return _task_page(request, task, form)
+
+
+def _task_page(
+    request: HttpRequest, task: Task, form: forms.Form, status: int = 200
+) -> HttpResponse:
+    context = {"task": task, "form": form, "done_form": TaskDoneForm()}
+    return render(request, "crm/task_detail.html", context, status=status)
+
+
+@require_POST
+@access
+def task_edit(request: HttpRequest, task_id: int) -> HttpResponse:
+    user = _user(request)
+    task = selectors.task_get_for(user=user, task_id=task_id, write=True)
+    form = TaskEditForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_update(
+                actor=user,
+                task=task,
+                data=form.data_for_service(),
+                owner=form.cleaned_data["owner"],
+            )
+            return redirect("task-detail", task_id=task.pk)
+        except Invalid as exc:
+            add_invalid(form, exc)
+    task.refresh_from_db()
+    return _task_page(request, task, form, status=400)
+
+
+@require_GET
+def tasks_export(request: HttpRequest) -> Any:
+    user = _user(request)
+    _, qs = _task_scope(request, user)
+    if request.GET.get("scope") == "all":
+        qs = selectors.tasks_visible_to(user)
+    account = request.GET.get("account", "")
+    if account.isdigit():
+        qs = qs.filter(account_id=int(account))
+    status = request.GET.get("status", "")
+    if status in TaskStatus.values:
+        qs = qs.filter(status=status)
+    columns = ["id", "kind", "subject", "owner__email", "account__name", "account__external_id"]
+    columns += ["due_at", "status", "outcome", "completed_at"]
+    header = ["id", "kind", "subject", "owner_email", "account", "account_external_id"]
+    header += ["due_at", "status", "outcome", "completed_at"]
+    return _csv_response("tasks.csv", header, _values(qs.order_by("due_at", "id"), columns))
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+def _filtered_accounts(user: User, form: AccountFilterForm) -> QuerySet[Account]:
+    qs = selectors.accounts_visible_to(user)
+    form.is_valid()  # invalid filters are ignored; the valid ones apply
+    data = form.cleaned_data
+    if q := data.get("q"):
+        qs = qs.filter(Q(name__icontains=q) | Q(domain__icontains=q) | Q(external_id__iexact=q))
+    if data.get("lifecycle"):
+        qs = qs.filter(lifecycle=data["lifecycle"])
+    if data.get("owner"):
+        qs = qs.filter(owner=data["owner"])
+    if data.get("industry"):
+        qs = qs.filter(industry__iexact=data["industry"])
+    if data.get("country"):
+        qs = qs.filter(country=data["country"].upper())
+    return qs.order_by(*AccountFilterForm.SORTS.get(data.get("sort") or "name", ("name", "id")))
+
+
+@require_GET
+def accounts_list(request: HttpRequest) -> HttpResponse:
+    form = AccountFilterForm(request.GET)
+    qs = _filtered_accounts(_user(request), form).select_related("owner", "csm")
+    context = {
+        "form": form,
+        "page": _page(request, qs),
+        "query": _query_without(request, "page"),
+        "sort_query": _query_without(request, "page", "sort"),
+        "sort": form.cleaned_data.get("sort") or "name",
+    }
+    return render(request, "crm/accounts_list.html", context)
+
+
+ACCOUNT_CSV = [
+    ("id", "id"),
+    ("external_id", "external_id"),
+    ("name", "name"),
+    ("domain", "domain"),
+    ("industry", "industry"),
+    ("employees", "employees"),
+    ("country", "country"),
+    ("lifecycle", "lifecycle"),
+    ("owner_email", "owner__email"),
+    ("csm_email", "csm__email"),
+    ("customer_since", "customer_since"),
+    ("arr", "arr"),
+    ("currency", "currency"),
+]
+
+
+@require_GET
+def accounts_export(request: HttpRequest) -> Any:
+    qs = _filtered_accounts(_user(request), AccountFilterForm(request.GET))
+    header = [h for h, _ in ACCOUNT_CSV]
+    return _csv_response("accounts.csv", header, _values(qs, [c for _, c in ACCOUNT_CSV]))
+
+
+@require_GET
+@access
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = selectors.account_get_for(user=_user(request), account_id=account_id)
+    return _account_page(request, account)
+
+
+def _account_page(
+    request: HttpRequest, account: Account, status: int = 200, **forms_: forms.Form
+) -> HttpResponse:
+    user = _user(request)
+    tasks = selectors.tasks_visible_to(user).filter(account=account).select_related("owner")
+    context = {
+        "account": account,
+        "contacts": selectors.contacts_visible_to(user).filter(account=account)[:200],
+        "deals": selectors.deals_visible_to(user)
+        .filter(account=account)
+        .select_related("stage", "owner")[:200],
+        "open_tasks": tasks.filter(status=TaskStatus.OPEN).order_by("due_at", "id")[:100],
+        "recent_tasks": tasks.exclude(status=TaskStatus.OPEN).order_by("-completed_at")[:10],
+        "activities": selectors.activities_for_account(account, limit=50),
+        "stages": list(selectors.stages_list()),
+        "today": _day_bounds(timezone.now())[0],
+        "done_form": TaskDoneForm(),
+        "account_form": forms_.get("account_form")
+        or AccountForm(initial=AccountForm.initial_for(account)),
+        "contact_form": forms_.get("contact_form") or ContactForm(),
+        "deal_form": forms_.get("deal_form")
+        or DealCreateForm(initial={"currency": account.currency, "owner": user.pk}),
+        "task_form": forms_.get("task_form") or TaskForm(initial={"owner": user.pk}),
+        "open_form": next(iter(forms_), ""),
+    }
+    return render(request, "crm/account_detail.html", context, status=status)
+
+
+def _account_write(
+    request: HttpRequest,
+    account_id: int,
+    form_class: type[forms.Form],
+    form_name: str,
+    save: Callable[[User, Account, Any], Any],
+) -> HttpResponse:
+    """The shape shared by every POST on the account page: check write access, validate,
+    call the service; on Invalid re-render the page with the bound form and its errors."""
+    user = _user(request)
+    account = selectors.account_get_for(user=user, account_id=account_id, write=True)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            save(user, account, form)
+            return redirect("account-detail", account_id=account.pk)
+        except Invalid as exc:
+            add_invalid(form, exc)
+    account.refresh_from_db()
+    return _account_page(request, account, status=400, **{form_name: form})
+
+
+@require_POST
+@access
+def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
+    def save(user: User, account: Account, form: AccountForm) -> None:
+        services.account_update(
+            actor=user,
+            account=account,
+            data=form.data_for_service(),
+            owner=form.cleaned_data["owner"],
+            csm=form.cleaned_data["csm"],
+        )
+
+    return _account_write(request, account_id, AccountForm, "account_form", save)
+
+
+@require_POST
+@access
+def contact_add(request: HttpRequest, account_id: int) -> HttpResponse:
+    def save(user: User, account: Account, form: ContactForm) -> None:
+        services.contact_create(actor=user, account=account, data=form.data_for_service())
+
+    return _account_write(request, account_id, ContactForm, "contact_form", save)
+
+
+@require_POST
+@access
+def deal_add(request: HttpRequest, account_id: int) -> HttpResponse:
+    def save(user: User, account: Account, form: DealCreateForm) -> None:
+        services.deal_create(
+            actor=user,
+            account=account,
+            stage=form.cleaned_data["stage"],
+            owner=form.cleaned_data["owner"],
+            data=form.data_for_service(),
+        )
+
+    return _account_write(request, account_id, DealCreateForm, "deal_form", save)
+
+
+@require_POST
+@access
+def task_add(request: HttpRequest, account_id: int) -> HttpResponse:
+    def save(user: User, account: Account, form: TaskForm) -> None:
+        services.task_create(
+            actor=user,
+            owner=form.cleaned_data["owner"],
+            account=account,
+            data=form.data_for_service(),
+        )
+
+    return _account_write(request, account_id, TaskForm, "task_form", save)
+
+
+@require_GET
+def contacts_export(request: HttpRequest) -> Any:
+    qs = selectors.contacts_visible_to(_user(request))
+    account = request.GET.get("account", "")
+    if account.isdigit():
+        qs = qs.filter(account_id=int(account))
+    columns = ["id", "external_id", "account__external_id", "account__name", "first_name"]
+    columns += ["last_name", "email", "title", "phone", "opted_out_at"]
+    header = ["id", "external_id", "account_external_id", "account", "first_name"]
+    header += ["last_name", "email", "title", "phone", "opted_out_at"]
+    return _csv_response("contacts.csv", header, _values(qs.order_by("id"), columns))
+
+
+# --- deals ----------------------------------------------------------------------------
+
+
+def _filtered_deals(user: User, form: DealFilterForm) -> QuerySet[Deal]:
+    qs = selectors.deals_visible_to(user)
+    form.is_valid()  # invalid filters are ignored; the valid ones apply
+    data = form.cleaned_data
+    if q := data.get("q"):
+        qs = qs.filter(Q(name__icontains=q) | Q(external_id__iexact=q))
+    status = data.get("status")
+    if status == "open":
+        qs = qs.filter(stage__is_won=False, stage__is_lost=False)
+    elif status in {"won", "lost"}:
+        qs = qs.filter(**{f"stage__is_{status}": True})
+    for name in ("stage", "owner", "source", "kind"):
+        if data.get(name):
+            qs = qs.filter(**{name: data[name]})
+    if data.get("account"):
+        qs = qs.filter(account_id=data["account"])
+    return qs.order_by(*DealFilterForm.SORTS.get(data.get("sort") or "", ("-created_at", "id")))
+
+
+@require_GET
+def deals_list(request: HttpRequest) -> HttpResponse:
+    form = DealFilterForm(request.GET)
+    qs = _filtered_deals(_user(request), form).select_related("account", "stage", "owner")
+    context = {
+        "form": form,
+        "page": _page(request, qs),
+        "query": _query_without(request, "page"),
+        "sort_query": _query_without(request, "page", "sort"),
+        "sort": form.cleaned_data.get("sort") or "-created_at",
+    }
+    return render(request, "crm/deals_list.html", context)
+
+
+DEAL_CSV = [
+    ("id", "id"),
+    ("external_id", "external_id"),
+    ("account_external_id", "account__external_id"),
+    ("account", "account__name"),
+    ("name", "name"),
+    ("amount", "amount"),
+    ("currency", "currency"),
+    ("stage", "stage__name"),
+    ("probability", "stage__probability"),
+    ("kind", "kind"),
+    ("source", "source"),
+    ("owner_email", "owner__email"),
+    ("created_at", "created_at"),
+    ("close_date", "close_date"),
+    ("closed_at", "closed_at"),
+]
+
+
+@require_GET
+def deals_export(request: HttpRequest) -> Any:
+    qs = _filtered_deals(_user(request), DealFilterForm(request.GET))
+    header = [h for h, _ in DEAL_CSV]
+    return _csv_response("deals.csv", header, _values(qs, [c for _, c in DEAL_CSV]))
+
+
+@dataclass
+class CurrencyTotal:
+    currency: str
+    total: Decimal
+    weighted: Decimal
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    totals: list[CurrencyTotal] = field(default_factory=list)
+    cards: list[Deal] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.cards)
+
+
+def _board_deals(user: User, form: BoardFilterForm) -> QuerySet[Deal]:
+    qs = selectors.deals_visible_to(user)
+    form.is_valid()
+    for name in ("owner", "source", "kind"):
+        if form.cleaned_data.get(name):
+            qs = qs.filter(**{name: form.cleaned_data[name]})
+    return qs
+
+
+def _board_columns(deals: QuerySet[Deal], since: dt.datetime) -> list[Column]:
+    """One column per stage; closed stages show only deals closed since `since`. Totals come
+    from one aggregate query over all matching deals, per stage and currency: amounts in
+    different currencies are never added together."""
+    columns = {s.pk: Column(stage=s) for s in selectors.stages_list()}
+    on_board = deals.filter(Q(stage__is_won=False, stage__is_lost=False) | Q(closed_at__gte=since))
+    rows = (
+        on_board.values("stage_id", "currency")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("stage_id", "currency")
+    )
+    for row in rows:
+        column = columns[row["stage_id"]]
+        total = row["total"] or Decimal(0)
+        weighted = (total * column.stage.probability / 100).quantize(Decimal("0.01"))
+        column.count += row["n"]
+        column.totals.append(CurrencyTotal(row["currency"], total, weighted))
+    for column in columns.values():
+        if column.count:
+            column.cards = list(
+                on_board.filter(stage=column.stage)
+                .select_related("account", "owner")
+                .order_by("-created_at", "-id")[:BOARD_CARDS]
+            )
+    return list(columns.values())
+
+
+@require_GET
+def deals_board(request: HttpRequest) -> HttpResponse:
+    form = BoardFilterForm(request.GET)
+    since = timezone.now() - dt.timedelta(days=CLOSED_WINDOW_DAYS)
+    columns = _board_columns(_board_deals(_user(request), form), since)
+    context = {
+        "form": form,
+        "columns": columns,
+        "stages": [c.stage for c in columns],
+        "window_days": CLOSED_WINDOW_DAYS,
+        "here": request.get_full_path(),
+    }
+    return render(request, "crm/deals_board.html", context)
+
+
+@require_GET
+@access
+def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
+    deal = selectors.deal_get_for(user=_user(request), deal_id=deal_id)
+    return _deal_page(request, deal, DealForm(initial=DealForm.initial_for(deal)))
+
+
+def _deal_page(
+    request: HttpRequest, deal: Deal, form: forms.Form, status: int = 200
+) -> HttpResponse:
+    history = deal.stage_changes.select_related("from_stage", "to_stage", "changed_by")
+    user = _user(request)
+    context = {
+        "deal": deal,
+        "form": form,
+        "history": history,
+        "stages": list(selectors.stages_list()),
+        "tasks": selectors.tasks_visible_to(user).filter(deal=deal).select_related("owner"),
+    }
+    return render(request, "crm/deal_detail.html", context, status=status)
+
+
+@require_POST
+@access
+def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
+    user = _user(request)
+    deal = selectors.deal_get_for(user=user, deal_id=deal_id, write=True)
+    form = DealForm(request.POST)
+    if form.is_valid():
+        try:
+            services.deal_update(
+                actor=user,
+                deal=deal,
+                data=form.data_for_service(),
+                owner=form.cleaned_data["owner"],
+            )
+            return redirect("deal-detail", deal_id=deal.pk)
+        except Invalid as exc:
+            add_invalid(form, exc)
+    deal.refresh_from_db()
+    return _deal_page(request, deal, form, status=400)
+
+
+@require_POST
+@access
+def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """Move a deal to a stage, then go back to the page it was moved from (with htmx, that
+    page's fresh board or table is swapped in)."""
+    user = _user(request)
+    deal = selectors.deal_get_for(user=user, deal_id=deal_id, write=True)
+    form = MoveForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise Invalid({"stage": ["choose a stage"]})
+        try:
+            stage = selectors.stage_get_for(user=user, stage_id=form.cleaned_data["stage"])
+        except NotFound:
+            raise Invalid({"stage": ["there is no such stage"]}) from None
+        services.deal_move(actor=user, deal=deal, stage=stage)
+    except Invalid as exc:
+        add_invalid(form, exc)
+        context = {"deal": deal, "form": form, "stages": list(selectors.stages_list())}
+        if not _is_htmx(request):
+            return render(request, "crm/deal_move_invalid.html", context, status=400)
+        response = render(request, "crm/_move_error.html", context, status=400)
+        response["HX-Retarget"] = "#flash"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return redirect(_next_url(request, reverse("deal-detail", args=[deal.pk])))
