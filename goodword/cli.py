@@ -22,6 +22,8 @@ class Group(click.Group):
     """Turns the errors our services raise into one line on stderr and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from django.db import Error as DatabaseError
+
         from goodword.lib.errors import Forbidden, Invalid, NotFound
 
         try:
@@ -30,6 +32,9 @@ class Group(click.Group):
             raise click.ClickException(exc.message) from None
         except (NotFound, Forbidden) as exc:
             raise click.ClickException(str(exc)) from None
+        except DatabaseError as exc:
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise click.ClickException(f"database error: {first_line}") from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,8 +15,9 @@ def test_deal_move_records_stage_history_and_closes(deal, rep, stages):
     deal.refresh_from_db()
     assert deal.stage == stages["Closed Won"]
     assert deal.closed_at is not None
-    history = list(DealStageChange.objects.filter(deal=deal).values_list(
-        "from_stage__name", "to_stage__name"))
+    history = list(
+        DealStageChange.objects.filter(deal=deal).values_list("from_stage__name", "to_stage__name")
+    )
     assert history == [(None, "Qualification"), ("Qualification", "Closed Won")]
     assert Activity.objects.filter(verb="deal.stage_changed", object_id=deal.pk).count() == 1
 
@@ -47,8 +48,11 @@ def test_contact_with_duplicate_email_at_account_is_refused(contact, rep, accoun
 
 def test_contact_fields_are_validated_together(rep, account):
     with pytest.raises(Invalid) as info:
-        contact_create(actor=rep, account=account,
-                       data={"email": "not-an-email", "phone": "12", "past_employers": "x;;"})
+        contact_create(
+            actor=rep,
+            account=account,
+            data={"email": "not-an-email", "phone": "12", "past_employers": "x;;"},
+        )
     assert set(info.value.errors) == {"email", "phone", "past_employers"}
     assert Contact.objects.count() == 0
 
