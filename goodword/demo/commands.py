@@ -1,6 +1,62 @@
+"""`goodword demo`: build the demo company into the configured database and serve it."""
+
+from __future__ import annotations
+
 import click
 
 
 @click.command()
-def demo() -> None:
-    """Build the demo company and serve it."""
+@click.option(
+    "--accounts",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="How many accounts (companies) to generate.",
+)
+@click.option("--seed", default=42, show_default=True, help="Same seed, same company.")
+@click.option("--no-serve", is_flag=True, help="Build the data, print the login, and exit.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Wipe the database even if it holds data the demo did not make.",
+)
+@click.pass_context
+def demo(ctx: click.Context, accounts: int, seed: int, no_serve: bool, force: bool) -> None:
+    """Wipe the database, build the demo company, print the login, and serve the UI.
+
+    Every demo user's e-mail ends in @demo.goodword.example and the password is
+    "goodword-demo". A database with any other user is left alone unless --force is given.
+    """
+    from goodword.cli import serve, setup_django
+
+    setup_django()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from goodword.demo.generator import NotDemoData, generate
+    from goodword.demo.names import DEMO_EMAIL_DOMAIN
+
+    call_command("migrate", interactive=False, verbosity=0)
+    try:
+        summary = generate(
+            accounts=accounts, seed=seed, today=timezone.now().date(), progress=True, force=force
+        )
+    except NotDemoData:
+        raise click.ClickException(
+            f"the {_database_name()} holds data the demo did not make (users outside "
+            f"@{DEMO_EMAIL_DOMAIN}); pass --force to wipe it, or point GOODWORD_HOME or "
+            "DATABASE_URL at another database"
+        ) from None
+    counts = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in summary.counts().items())
+    click.echo(f"Built the demo company in {summary.seconds:.1f}s: {counts}.")
+    click.echo(f"Log in with password {summary.password!r} as any of:")
+    for role, email in summary.logins.items():
+        click.echo(f"  {role:<8} {email}")
+    if not no_serve:
+        ctx.invoke(serve)
+
+
+def _database_name() -> str:
+    from django.db import connection
+
+    return f"{connection.vendor} database {connection.settings_dict['NAME']}"
