@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import os
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -35,8 +36,12 @@ def ensure_database(url: str) -> None:
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     with psycopg.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-        password=parts.password, dbname="postgres", autocommit=True,
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
@@ -45,6 +50,10 @@ def ensure_database(url: str) -> None:
 
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
+    # Production-like: no DEBUG query log; the in-process client is "testserver" over HTTP.
+    os.environ.update(
+        DEBUG="0", SECURE_SSL="0", ALLOWED_HOSTS="testserver", SECRET_KEY=secrets.token_urlsafe(50)
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goodword.settings")
     os.environ.setdefault("GOODWORD_HOME", str(Path(tempfile.gettempdir()) / "goodword-bench"))
     import django
@@ -61,12 +70,17 @@ def ensure_data(args: argparse.Namespace) -> None:
 
     have = Account.objects.count()
     if have == args.accounts and not args.regenerate:
-        print(f"data: reusing {have:,} accounts, {Contact.objects.count():,} contacts, "
-              f"{Deal.objects.count():,} deals")
+        print(
+            f"data: reusing {have:,} accounts, {Contact.objects.count():,} contacts, "
+            f"{Deal.objects.count():,} deals"
+        )
         return
     started = time.perf_counter()
     summary = generate(
-        accounts=args.accounts, seed=1, today=dt.date(2026, 11, 23), progress=True,
+        accounts=args.accounts,
+        seed=1,
+        today=dt.date(2026, 11, 23),
+        progress=True,
         contacts_per_account=args.contacts_per_account,
         deals_per_account=args.deals_per_account,
     )
@@ -108,7 +122,9 @@ def bench_pages(args: argparse.Namespace) -> bool:
     manager = User.objects.filter(role=Role.MANAGER, is_active=True).order_by("pk").first()
     rep = (
         User.objects.filter(role=Role.REP, is_active=True)
-        .annotate(n=Count("owned_accounts")).order_by("-n", "pk").first()
+        .annotate(n=Count("owned_accounts"))
+        .order_by("-n", "pk")
+        .first()
     )
     if manager is None or rep is None:
         raise SystemExit("bench: the generated data has no manager or rep")
@@ -122,7 +138,7 @@ def bench_pages(args: argparse.Namespace) -> bool:
         ids = list(accounts_visible_to(user).values_list("pk", flat=True)[:5000])
         pages: dict[str, Callable[[int], str]] = {
             "accounts list": lambda i: reverse("accounts") + ("?page=2" if i % 2 else ""),
-            "account page": lambda i: reverse("account", args=[rng.choice(ids)]),
+            "account page": lambda i: reverse("account-detail", args=[rng.choice(ids)]),
             "board": lambda i: reverse("deals-board"),
         }
         for page, paths in pages.items():
@@ -146,20 +162,41 @@ def write_deals_csv(path: Path, rows: int) -> None:
     stages = list(Stage.objects.values_list("name", flat=True))
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["external_id", "account_external_id", "name", "amount", "currency",
-                         "stage", "kind", "source", "owner_email", "created_at", "close_date",
-                         "closed_at"])
+        writer.writerow(
+            [
+                "external_id",
+                "account_external_id",
+                "name",
+                "amount",
+                "currency",
+                "stage",
+                "kind",
+                "source",
+                "owner_email",
+                "created_at",
+                "close_date",
+                "closed_at",
+            ]
+        )
         for i in range(rows):
             stage = rng.choice(stages)
             closed = stage.startswith("Closed")
-            writer.writerow([
-                f"BENCH-{i}", rng.choice(account_ids), f"Bench deal {i}",
-                f"{rng.randint(1000, 200000)}.00", "USD", stage,
-                rng.choice(["new", "expansion", "renewal"]),
-                rng.choice(["referral", "inbound", "outbound", "partner", "event", "other"]),
-                rng.choice(owners), f"2025-{rng.randint(1, 12):02d}-15T10:00:00+00:00",
-                "2026-12-31", "2026-01-20T10:00:00+00:00" if closed else "",
-            ])
+            writer.writerow(
+                [
+                    f"BENCH-{i}",
+                    rng.choice(account_ids),
+                    f"Bench deal {i}",
+                    f"{rng.randint(1000, 200000)}.00",
+                    "USD",
+                    stage,
+                    rng.choice(["new", "expansion", "renewal"]),
+                    rng.choice(["referral", "inbound", "outbound", "partner", "event", "other"]),
+                    rng.choice(owners),
+                    f"2025-{rng.randint(1, 12):02d}-15T10:00:00+00:00",
+                    "2026-12-31",
+                    "2026-01-20T10:00:00+00:00" if closed else "",
+                ]
+            )
 
 
 def copy_rate(path: Path, rows: int) -> float:
@@ -172,9 +209,12 @@ def copy_rate(path: Path, rows: int) -> float:
             "owner_email text, created_at timestamptz, close_date date, closed_at timestamptz)"
         )
         started = time.perf_counter()
-        with path.open("rb") as handle, cursor.connection.cursor().copy(
-            "COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true, NULL '')"
-        ) as copy:
+        with (
+            path.open("rb") as handle,
+            cursor.connection.cursor().copy(
+                "COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true, NULL '')"
+            ) as copy,
+        ):
             while block := handle.read(1 << 20):
                 copy.write(block)
         elapsed = time.perf_counter() - started
@@ -215,8 +255,11 @@ def bench_import(args: argparse.Namespace) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="./dev bench crm", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="./dev bench crm",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--contacts-per-account", type=float, default=5.0)
