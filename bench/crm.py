@@ -19,7 +19,6 @@ import datetime as dt
 import os
 import random
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -138,7 +137,7 @@ def bench_pages(args: argparse.Namespace) -> bool:
         ids = list(accounts_visible_to(user).values_list("pk", flat=True)[:5000])
         pages: dict[str, Callable[[int], str]] = {
             "accounts list": lambda i: reverse("accounts") + ("?page=2" if i % 2 else ""),
-            "account page": lambda i: reverse("account-detail", args=[rng.choice(ids)]),
+            "account page": lambda i, ids=ids: reverse("account-detail", args=[rng.choice(ids)]),
             "board": lambda i: reverse("deals-board"),
         }
         for page, paths in pages.items():
