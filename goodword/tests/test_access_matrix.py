@@ -277,12 +277,13 @@ def _api_call(
 
 
 @pytest.mark.parametrize("role", BLIND)
-@pytest.mark.parametrize("operation", sorted(API))
+# Creating an account or listing stages names no existing record: nothing foreign to reach.
+@pytest.mark.parametrize(
+    "operation", sorted(op for op, kind in API.items() if kind not in {"create", "stages"})
+)
 def test_api_operation_hides_foreign_records(client, world, role, operation):
     target_kind = API[operation]
     headers = _bearer(world["users"][role])
-    if target_kind in {"create", "stages"}:
-        pytest.skip("names no existing record: nothing foreign to reach")
     before = snapshot()
     response = _api_call(client, operation, target_kind, world["west"], headers)
     if target_kind is None:
