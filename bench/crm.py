@@ -234,6 +234,79 @@ def import_rate(path: Path, rows: int) -> float:
     return rows / elapsed
 
 
+class _Rollback(Exception):
+    pass
+
+
+def schema_floor_rate(rows: int) -> float:
+    """COPY of `rows` deals already resolved to ids, with their first stage-history row and
+    timeline row, into Goodword's own tables (their indexes and foreign-key checks), rolled
+    back: what any import that keeps the same rows and constraints cannot beat."""
+    from decimal import Decimal
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from goodword.crm.io.bulk import insert
+    from goodword.crm.models import Account, Activity, Deal, DealStageChange, Stage
+    from goodword.users.models import User
+
+    rng = random.Random(5)
+    accounts = list(Account.objects.values_list("pk", flat=True)[:50000])
+    stages = list(Stage.objects.values_list("pk", flat=True))
+    users = list(User.objects.values_list("pk", flat=True))
+    now = timezone.now()
+    deals = [
+        {
+            "external_id": f"FLOOR-{i}",
+            "account_id": rng.choice(accounts),
+            "name": f"Deal {i}",
+            "amount": Decimal("1000.00"),
+            "currency": "USD",
+            "stage_id": rng.choice(stages),
+            "kind": "new",
+            "source": "referral",
+            "owner_id": rng.choice(users),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(rows)
+    ]
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            ids = insert(Deal, deals)
+            insert(
+                DealStageChange,
+                [
+                    {"deal_id": pk, "to_stage_id": d["stage_id"], "changed_at": now}
+                    for pk, d in zip(ids, deals, strict=True)
+                ],
+            )
+            insert(
+                Activity,
+                [
+                    {
+                        "account_id": d["account_id"],
+                        "verb": "deal.imported",
+                        "object_type": "deal",
+                        "object_id": pk,
+                        "summary": d["name"],
+                        "after": {"name": d["name"]},
+                        "at": now,
+                    }
+                    for pk, d in zip(ids, deals, strict=True)
+                ],
+            )
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the checks a commit runs
+            elapsed = time.perf_counter() - started
+            raise _Rollback
+    except _Rollback:
+        pass
+    return rows / elapsed
+
+
 def bench_import(args: argparse.Namespace) -> bool:
     from goodword.crm.models import Deal
 
@@ -245,10 +318,15 @@ def bench_import(args: argparse.Namespace) -> bool:
         copy = copy_rate(path, args.import_rows)
         imported = import_rate(path, args.import_rows)
     Deal.objects.filter(external_id__startswith="BENCH-").delete()
+    floor = schema_floor_rate(args.import_rows)
     ratio = imported / copy
     print(f"\ndeals CSV import ({args.import_rows:,} rows, {size:.0f} MB; target ≥ 0.25 of COPY)")
     print(f"  PostgreSQL COPY into a staging table: {copy:12,.0f} rows/s")
+    print(
+        f"  COPY of resolved rows into our tables: {floor:12,.0f} rows/s  (indexes, FKs, history)"
+    )
     print(f"  goodword import deals:                {imported:12,.0f} rows/s")
+    print(f"  import / COPY into our tables: {imported / floor:.2f}")
     print(f"  ratio: {ratio:.2f}  {'met' if ratio >= 0.25 else 'MISSED'}")
     return ratio >= 0.25
 

@@ -166,6 +166,11 @@ class Deal(models.Model):
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["account", "created_at"]),
             models.Index(fields=["source", "created_at"]),
+            # The board: each column's newest cards, and its totals read from the index alone.
+            models.Index(fields=["stage", "created_at"]),
+            models.Index(
+                fields=["stage", "closed_at", "currency", "amount"], name="crm_deal_board_totals"
+            ),
         ]
 
     def __str__(self) -> str:

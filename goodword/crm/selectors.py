@@ -9,7 +9,7 @@ they see.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 
@@ -39,6 +39,10 @@ def _account_rule(user: User, prefix: str = "") -> Q:
 
 def _account_team_rule(members: list[int], prefix: str = "") -> Q:
     return Q(**{f"{prefix}owner_id__in": members}) | Q(**{f"{prefix}csm_id__in": members})
+
+
+def _own_account_ids(user: User) -> QuerySet[Account, Any]:
+    return Account.objects.filter(_account_rule(user)).values("pk")
 
 
 # --- accounts -------------------------------------------------------------------------
@@ -86,10 +90,14 @@ def contact_get_for(*, user: User, contact_id: int, write: bool = False) -> Cont
 
 
 def deals_visible_to(user: User) -> QuerySet[Deal]:
+    """The rule as a UNION of two indexed lookups (own deals; deals of the user's accounts):
+    an OR across the deal and its account's columns made PostgreSQL scan every deal."""
     qs = Deal.objects.all()
     if _sees_all(user):
         return qs
-    return qs.filter(Q(owner=user) | _account_rule(user, "account__"))
+    own = Deal.objects.filter(owner=user).values("pk")
+    of_accounts = Deal.objects.filter(account_id__in=_own_account_ids(user)).values("pk")
+    return qs.filter(pk__in=own.union(of_accounts))
 
 
 def deals_editable_by(user: User) -> QuerySet[Deal]:

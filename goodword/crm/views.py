@@ -9,16 +9,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import wraps
+from html import escape
 from typing import Any
 
 from django import forms
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from goodword.crm import selectors, services
@@ -45,6 +49,7 @@ PAGE_SIZE = 50
 BOARD_CARDS = 50
 CLOSED_WINDOW_DAYS = 90
 TASK_GROUP_LIMIT = 100
+WINDOW_LIMIT = 20_000  # board deals numbered by a window function rather than per stage
 
 View = Callable[..., HttpResponse]
 
@@ -313,17 +318,45 @@ def accounts_export(request: HttpRequest) -> Any:
     return _csv_response("accounts.csv", header, _values(qs, [c for _, c in ACCOUNT_CSV]))
 
 
+LAZY_FORMS = ("account_form", "deal_form", "task_form")
+
+
 @require_GET
 @access
 def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
-    account = selectors.account_get_for(user=_user(request), account_id=account_id)
-    return _account_page(request, account)
+    """The account page. Its forms with an owner picker are rendered when opened (each lists
+    every user, thousands in a large company): ?form=<name> answers htmx with that form
+    alone, and a browser without script with the whole page, that form open."""
+    user = _user(request)
+    account = selectors.account_get_for(user=user, account_id=account_id)
+    name = request.GET.get("form", "")
+    if name not in LAZY_FORMS:
+        return _account_page(request, account)
+    form = _fresh_form(name, account, user)
+    if _is_htmx(request):
+        context = {"account": account, "name": name, "form": form}
+        return render(request, "crm/_account_form.html", context)
+    return _account_page(request, account, open_forms={name: form})
+
+
+def _fresh_form(name: str, account: Account, user: User) -> forms.Form:
+    if name == "account_form":
+        return AccountForm(initial=AccountForm.initial_for(account))
+    if name == "deal_form":
+        return DealCreateForm(initial={"currency": account.currency, "owner": user.pk})
+    return TaskForm(initial={"owner": user.pk})
 
 
 def _account_page(
-    request: HttpRequest, account: Account, status: int = 200, **forms_: forms.Form
+    request: HttpRequest,
+    account: Account,
+    status: int = 200,
+    open_forms: dict[str, forms.Form] | None = None,
 ) -> HttpResponse:
+    """`open_forms` are forms to show open: a bound one with errors, or one asked for by name.
+    The other forms with an owner picker are left out, to be loaded when opened."""
     user = _user(request)
+    forms_ = open_forms or {}
     tasks = selectors.tasks_visible_to(user).filter(account=account).select_related("owner")
     context = {
         "account": account,
@@ -337,13 +370,9 @@ def _account_page(
         "stages": list(selectors.stages_list()),
         "today": _day_bounds(timezone.now())[0],
         "done_form": TaskDoneForm(),
-        "account_form": forms_.get("account_form")
-        or AccountForm(initial=AccountForm.initial_for(account)),
         "contact_form": forms_.get("contact_form") or ContactForm(),
-        "deal_form": forms_.get("deal_form")
-        or DealCreateForm(initial={"currency": account.currency, "owner": user.pk}),
-        "task_form": forms_.get("task_form") or TaskForm(initial={"owner": user.pk}),
         "open_form": next(iter(forms_), ""),
+        **{name: forms_.get(name) for name in LAZY_FORMS},
     }
     return render(request, "crm/account_detail.html", context, status=status)
 
@@ -367,7 +396,7 @@ def _account_write(
         except Invalid as exc:
             add_invalid(form, exc)
     account.refresh_from_db()
-    return _account_page(request, account, status=400, **{form_name: form})
+    return _account_page(request, account, status=400, open_forms={form_name: form})
 
 
 @require_POST
@@ -512,9 +541,23 @@ class Column:
     totals: list[CurrencyTotal] = field(default_factory=list)
     cards: list[Deal] = field(default_factory=list)
 
+    move_options: str = ""
+
     @property
     def more(self) -> int:
         return self.count - len(self.cards)
+
+
+def _move_options(stages: list[Stage], current: Stage) -> SafeString:
+    """The stage picker's <option>s, once per column rather than once per card: hundreds of
+    cards times a template loop over the stages was most of the board's time."""
+    return mark_safe(  # noqa: S308 - every value is escaped
+        "".join(
+            f'<option value="{s.pk}"{" selected" if s.pk == current.pk else ""}>'
+            f"{escape(s.name)}</option>"
+            for s in stages
+        )
+    )
 
 
 def _board_deals(user: User, form: BoardFilterForm) -> QuerySet[Deal]:
@@ -526,31 +569,72 @@ def _board_deals(user: User, form: BoardFilterForm) -> QuerySet[Deal]:
     return qs
 
 
+def _on_board(deals: QuerySet[Deal], stage: Stage, since: dt.datetime) -> QuerySet[Deal]:
+    """A column's deals: all of an open stage, or those of a closed stage closed since `since`
+    (said per stage, so that an index on (stage, closed_at) or (stage, created_at) serves)."""
+    qs = deals.filter(stage_id=stage.pk)
+    return qs.filter(closed_at__gte=since) if stage.is_closed else qs
+
+
 def _board_columns(deals: QuerySet[Deal], since: dt.datetime) -> list[Column]:
     """One column per stage; closed stages show only deals closed since `since`. Totals come
-    from one aggregate query over all matching deals, per stage and currency: amounts in
-    different currencies are never added together."""
-    columns = {s.pk: Column(stage=s) for s in selectors.stages_list()}
-    on_board = deals.filter(Q(stage__is_won=False, stage__is_lost=False) | Q(closed_at__gte=since))
-    rows = (
-        on_board.values("stage_id", "currency")
-        .annotate(n=Count("id"), total=Sum("amount"))
-        .order_by("stage_id", "currency")
-    )
-    for row in rows:
-        column = columns[row["stage_id"]]
-        total = row["total"] or Decimal(0)
-        weighted = (total * column.stage.probability / 100).quantize(Decimal("0.01"))
-        column.count += row["n"]
-        column.totals.append(CurrencyTotal(row["currency"], total, weighted))
-    for column in columns.values():
-        if column.count:
-            column.cards = list(
-                on_board.filter(stage=column.stage)
-                .select_related("account", "owner")
-                .order_by("-created_at", "-id")[:BOARD_CARDS]
-            )
+    from one aggregate query per kind of stage over all matching deals, per stage and
+    currency: amounts in different currencies are never added together."""
+    stages = list(selectors.stages_list())
+    columns = {s.pk: Column(stage=s, move_options=_move_options(stages, s)) for s in stages}
+    open_ids = [pk for pk, c in columns.items() if not c.stage.is_closed]
+    closed_ids = [pk for pk, c in columns.items() if c.stage.is_closed]
+    for part in (
+        deals.filter(stage_id__in=open_ids),
+        deals.filter(stage_id__in=closed_ids, closed_at__gte=since),
+    ):
+        rows = part.values("stage_id", "currency").annotate(n=Count("id"), total=Sum("amount"))
+        for row in rows.order_by("stage_id", "currency"):
+            column = columns[row["stage_id"]]
+            total = row["total"] or Decimal(0)
+            weighted = (total * column.stage.probability / 100).quantize(Decimal("0.01"))
+            column.count += row["n"]
+            column.totals.append(CurrencyTotal(row["currency"], total, weighted))
+    _fill_cards(deals, [c for c in columns.values() if c.count], since)
     return list(columns.values())
+
+
+def _fill_cards(deals: QuerySet[Deal], columns: list[Column], since: dt.datetime) -> None:
+    """Each column's newest cards in one query. A few thousand deals on the board (a rep's,
+    or a filtered board) are numbered per stage by a window function; beyond that, a UNION
+    ALL of per-stage LIMIT queries walks an index on (stage, created_at) instead of sorting."""
+    if not columns:
+        return
+    by_stage = {c.stage.pk: c for c in columns}
+    newest = [F("created_at").desc(), F("id").desc()]
+    cards: Iterable[Deal]
+    if sum(c.count for c in columns) <= WINDOW_LIMIT:
+        on_board = Q()
+        for c in columns:
+            on_board |= Q(
+                stage_id=c.stage.pk, **({"closed_at__gte": since} if c.stage.is_closed else {})
+            )
+        rank = Window(RowNumber(), partition_by=[F("stage_id")], order_by=newest)
+        cards = (
+            deals.filter(on_board)
+            .annotate(rank=rank)
+            .filter(rank__lte=BOARD_CARDS)
+            .select_related("account", "owner")
+            .order_by(*newest)
+        )
+    else:
+        parts = [
+            _on_board(deals, c.stage, since)
+            .select_related("account", "owner")
+            .order_by(*newest)[:BOARD_CARDS]
+            for c in columns
+        ]
+        if connection.features.supports_slicing_ordering_in_compound and len(parts) > 1:
+            cards = parts[0].union(*parts[1:], all=True)
+        else:  # SQLite: one query per column
+            cards = [deal for part in parts for deal in part]
+    for deal in cards:
+        by_stage[deal.stage_id].cards.append(deal)
 
 
 @require_GET
@@ -564,6 +648,8 @@ def deals_board(request: HttpRequest) -> HttpResponse:
         "stages": [c.stage for c in columns],
         "window_days": CLOSED_WINDOW_DAYS,
         "here": request.get_full_path(),
+        "deals_url": reverse("deals"),
+        "accounts_url": reverse("accounts"),
     }
     return render(request, "crm/deals_board.html", context)
 

@@ -657,6 +657,97 @@ def test_board_filters(client: Client, rep: User, deal: Deal, stages: dict[str, 
     assert [d.name for c in by_kind for d in c.cards] == ["Acme expansion"]
 
 
+@pytest.mark.parametrize("window_limit", [0, 20_000])
+def test_board_cards_are_the_newest_per_column_by_either_query(
+    client: Client,
+    manager: User,
+    rep: User,
+    account: Account,
+    stages: dict[str, Stage],
+    monkeypatch: pytest.MonkeyPatch,
+    window_limit: int,
+) -> None:
+    # given more deals in one stage than a column shows, and one recently won deal
+    from goodword.crm import views
+
+    monkeypatch.setattr(views, "BOARD_CARDS", 2)
+    monkeypatch.setattr(views, "WINDOW_LIMIT", window_limit)
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for i, stage in enumerate(["Prospecting"] * 3 + ["Closed Won"]):
+        d = deal_create(
+            actor=rep,
+            account=account,
+            owner=rep,
+            stage=stages[stage],
+            data={"name": f"D{i}", "amount": "1", "currency": "USD", "kind": "new"},
+        )
+        Deal.objects.filter(pk=d.pk).update(created_at=base + dt.timedelta(days=i))
+    # when the board is built with the window query (small boards) or per-stage LIMITs
+    columns = {
+        c.stage.name: c for c in login(client, manager).get("/deals/board/").context["columns"]
+    }
+    # then each column shows its newest cards, newest first, and says how many more there are
+    assert [d.name for d in columns["Prospecting"].cards] == ["D2", "D1"]
+    assert columns["Prospecting"].more == 1
+    assert [d.name for d in columns["Closed Won"].cards] == ["D3"]
+    assert columns["Qualification"].cards == []
+
+
+def test_owner_picker_marks_the_owner_and_escapes_addresses(
+    client: Client, rep: User, account: Account
+) -> None:
+    # given a user whose e-mail address holds markup
+    User.objects.create_user("<b>x</b>@example.com", password="pw-1234567")
+    # when the rep loads the edit form of their account
+    html = login(client, rep).get(
+        f"/accounts/{account.pk}/?form=account_form", headers={"HX-Request": "true"}
+    )
+    body = html.content.decode()
+    # then the owner <select> has the rep selected and the address escaped
+    owner = body[body.index('name="owner"') :]
+    owner = owner[: owner.index("</select>")]
+    assert f'<option value="{rep.pk}" selected>{rep.email}</option>' in owner
+    assert "&lt;b&gt;x&lt;/b&gt;@example.com" in owner
+    assert "<b>x</b>" not in body
+
+
+@pytest.mark.parametrize(
+    ("name", "form_id"),
+    [("account_form", "account-form"), ("deal_form", "deal-form"), ("task_form", "task-form")],
+)
+def test_account_page_forms_load_when_opened(
+    client: Client, rep: User, account: Account, name: str, form_id: str
+) -> None:
+    login(client, rep)
+    url = f"/accounts/{account.pk}/"
+    # given the account page: the form is not there, a link to load it is
+    page = client.get(url).content.decode()
+    assert f'id="{form_id}"' not in page
+    assert f'hx-get="{url}?form={name}"' in page
+    assert f'href="{url}?form={name}#{form_id}"' in page
+    # when htmx asks for the form, then only the form comes back
+    fragment = client.get(f"{url}?form={name}", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert fragment.content.decode().strip().startswith('<form method="post"')
+    assert f'id="{form_id}"' in fragment.content.decode()
+    assert "<html" not in fragment.content.decode()
+    # when a browser without script follows the link, then the whole page has the form open
+    full = client.get(f"{url}?form={name}")
+    assert full.context["open_form"] == name
+    assert f'id="{form_id}"' in full.content.decode()
+    assert "<html" in full.content.decode()
+
+
+def test_account_page_form_of_a_hidden_account_is_404(
+    client: Client, rep: User, other_account: Account
+) -> None:
+    login(client, rep)
+    response = client.get(
+        f"/accounts/{other_account.pk}/?form=account_form", headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 404
+
+
 # --- query counts ---------------------------------------------------------------------
 
 
