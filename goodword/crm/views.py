@@ -46,7 +46,7 @@ from goodword.lib.errors import Forbidden, Invalid, NotFound
 from goodword.users.models import User
 
 PAGE_SIZE = 50
-BOARD_CARDS = 50
+BOARD_CARDS = 20  # per column; "n more" links to the filtered table
 CLOSED_WINDOW_DAYS = 90
 TASK_GROUP_LIMIT = 100
 WINDOW_LIMIT = 20_000  # board deals numbered by a window function rather than per stage
@@ -588,7 +588,7 @@ def _board_columns(deals: QuerySet[Deal], since: dt.datetime) -> list[Column]:
         deals.filter(stage_id__in=open_ids),
         deals.filter(stage_id__in=closed_ids, closed_at__gte=since),
     ):
-        rows = part.values("stage_id", "currency").annotate(n=Count("id"), total=Sum("amount"))
+        rows = part.values("stage_id", "currency").annotate(n=Count("*"), total=Sum("amount"))
         for row in rows.order_by("stage_id", "currency"):
             column = columns[row["stage_id"]]
             total = row["total"] or Decimal(0)
