@@ -41,6 +41,10 @@ def _account_team_rule(members: list[int], prefix: str = "") -> Q:
     return Q(**{f"{prefix}owner_id__in": members}) | Q(**{f"{prefix}csm_id__in": members})
 
 
+# Up to this many of a user's accounts are written into a query as a list of ids.
+INLINE_IDS = 2000
+
+
 def _own_account_ids(user: User) -> QuerySet[Account, Any]:
     return Account.objects.filter(_account_rule(user)).values("pk")
 
@@ -95,6 +99,11 @@ def deals_visible_to(user: User) -> QuerySet[Deal]:
     qs = Deal.objects.all()
     if _sees_all(user):
         return qs
+    account_ids = list(_own_account_ids(user).values_list("pk", flat=True)[: INLINE_IDS + 1])
+    if len(account_ids) <= INLINE_IDS:
+        # A literal list lets PostgreSQL OR two index scans (owner; account) into one bitmap,
+        # where a subquery made it hash every deal in the filtered stages.
+        return qs.filter(Q(owner=user) | Q(account_id__in=account_ids))
     own = Deal.objects.filter(owner=user).values("pk")
     of_accounts = Deal.objects.filter(account_id__in=_own_account_ids(user)).values("pk")
     return qs.filter(pk__in=own.union(of_accounts))

@@ -51,3 +51,38 @@ def test_only_admins_edit_stages(rep, admin_user, stages):
     with pytest.raises(Forbidden):
         selectors.stage_get_for(user=rep, stage_id=stage.pk, write=True)
     assert selectors.stage_get_for(user=admin_user, stage_id=stage.pk, write=True) == stage
+
+
+@pytest.mark.parametrize("inline", [0, 2000])
+def test_deal_visibility_is_the_same_with_a_list_or_a_subquery(
+    monkeypatch, inline, rep, other_rep, account, other_account, stages
+):
+    # given a deal the rep owns on someone else's account, and one on the rep's own account
+    from goodword.crm.services import deal_create
+
+    own_elsewhere = deal_create(
+        actor=other_rep,
+        account=other_account,
+        owner=rep,
+        stage=stages["Prospecting"],
+        data={"name": "Rep's on West"},
+    )
+    on_mine = deal_create(
+        actor=other_rep,
+        account=account,
+        owner=other_rep,
+        stage=stages["Prospecting"],
+        data={"name": "West's on rep's"},
+    )
+    deal_create(
+        actor=other_rep,
+        account=other_account,
+        owner=other_rep,
+        stage=stages["Prospecting"],
+        data={"name": "West only"},
+    )
+    # when the account ids are inlined (up to `inline`) or read by a subquery
+    monkeypatch.setattr(selectors, "INLINE_IDS", inline)
+    # then the rep sees exactly their own deal and the deal on their account
+    visible = set(selectors.deals_visible_to(rep).values_list("pk", flat=True))
+    assert visible == {own_elsewhere.pk, on_mine.pk}
