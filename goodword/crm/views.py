@@ -18,9 +18,11 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
@@ -540,6 +542,7 @@ class Column:
     count: int = 0
     totals: list[CurrencyTotal] = field(default_factory=list)
     cards: list[Deal] = field(default_factory=list)
+    card_html: list[SafeString] = field(default_factory=list)
 
     move_options: str = ""
 
@@ -637,19 +640,67 @@ def _fill_cards(deals: QuerySet[Deal], columns: list[Column], since: dt.datetime
         by_stage[deal.stage_id].cards.append(deal)
 
 
+_CARD = (
+    '<article class="deal-card" id="deal-{pk}">'
+    '<a href="{deals}{pk}/" class="strong">{name}</a>'
+    '<p class="muted small"><a href="{accounts}{account_id}/">{account}</a></p>'
+    '<p class="amount">{amount} <span class="muted">{currency}</span> '
+    '<span class="tag">{source}</span></p>'
+    '<p class="muted small">{owner}{closes}</p>'
+    '<form method="post" action="{deals}{pk}/move/" class="move inline" '
+    'hx-post="{deals}{pk}/move/" hx-trigger="change" hx-target="#board" hx-select="#board" '
+    'hx-swap="outerHTML">'
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">'
+    '<input type="hidden" name="next" value="{here}">'
+    '<label class="sr-only" for="stage-{pk}">Stage of {name}</label>'
+    '<select name="stage" id="stage-{pk}" class="small">{options}</select>'
+    '<noscript><button type="submit" class="small">Move</button></noscript>'
+    "</form></article>"
+)
+
+
+def _render_cards(columns: list[Column], links: dict[str, str]) -> None:
+    """Each card's HTML, built here: a board renders hundreds of cards, and the template
+    engine's per-variable cost was most of the page's time. Every value is escaped."""
+    for column in columns:
+        column.card_html = [
+            format_html(
+                _CARD,
+                pk=deal.pk,
+                name=deal.name,
+                account_id=deal.account_id,
+                account=deal.account.name,
+                amount=f"{deal.amount:,.0f}",
+                currency=deal.currency,
+                source=deal.get_source_display(),
+                owner=deal.owner.email if deal.owner else "no owner",
+                closes=f" · closes {deal.close_date.day} {deal.close_date:%b}"
+                if deal.close_date
+                else "",
+                options=column.move_options,
+                **links,
+            )
+            for deal in column.cards
+        ]
+
+
 @require_GET
 def deals_board(request: HttpRequest) -> HttpResponse:
     form = BoardFilterForm(request.GET)
     since = timezone.now() - dt.timedelta(days=CLOSED_WINDOW_DAYS)
     columns = _board_columns(_board_deals(_user(request), form), since)
+    links = {
+        "deals": reverse("deals"),
+        "accounts": reverse("accounts"),
+        "csrf": get_token(request),
+        "here": request.get_full_path(),
+    }
+    _render_cards(columns, links)
     context = {
         "form": form,
         "columns": columns,
         "stages": [c.stage for c in columns],
         "window_days": CLOSED_WINDOW_DAYS,
-        "here": request.get_full_path(),
-        "deals_url": reverse("deals"),
-        "accounts_url": reverse("accounts"),
     }
     return render(request, "crm/deals_board.html", context)
 
