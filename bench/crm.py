@@ -150,6 +150,7 @@ def bench_pages(args: argparse.Namespace) -> bool:
 
 
 def write_deals_csv(path: Path, rows: int) -> None:
+    from goodword.crm.io.presets import KINDS
     from goodword.crm.models import Account, Stage
     from goodword.users.models import Role, User
 
@@ -161,22 +162,7 @@ def write_deals_csv(path: Path, rows: int) -> None:
     stages = list(Stage.objects.values_list("name", flat=True))
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "external_id",
-                "account_external_id",
-                "name",
-                "amount",
-                "currency",
-                "stage",
-                "kind",
-                "source",
-                "owner_email",
-                "created_at",
-                "close_date",
-                "closed_at",
-            ]
-        )
+        writer.writerow(KINDS["deals"])
         for i in range(rows):
             stage = rng.choice(stages)
             closed = stage.startswith("Closed")
