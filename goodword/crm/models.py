@@ -139,12 +139,16 @@ class DealSource(models.TextChoices):
 
 
 class Deal(models.Model):
+    # account, stage and owner lead composite indexes below, so their own indexes would only
+    # cost writes (a bulk import pays for every index on every row).
     external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deals")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="deals", db_index=False
+    )
     name = models.CharField(max_length=200)
     amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, default="USD")
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals", db_index=False)
     kind = models.CharField(max_length=10, choices=DealKind.choices, default=DealKind.NEW)
     source = models.CharField(max_length=10, choices=DealSource.choices, default=DealSource.OTHER)
     owner = models.ForeignKey(
@@ -153,6 +157,7 @@ class Deal(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_deals",
+        db_index=False,
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -180,7 +185,9 @@ class Deal(models.Model):
 class DealStageChange(models.Model):
     """One move of a deal between stages; the first row of a deal has no from_stage."""
 
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    deal = models.ForeignKey(
+        Deal, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
+    )  # led by the (deal, changed_at) index
     from_stage = models.ForeignKey(
         Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -249,7 +256,9 @@ class Task(models.Model):
 class Activity(models.Model):
     """One line of an account's timeline, written explicitly by the service that acted."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="activities")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )  # led by the (account, -at) index
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
