@@ -141,3 +141,27 @@ def test_board_and_lists_render_without_script_errors(
     page.goto(base + "/deals/board/")
     assert page.locator(".deal-card").count() == 12
     assert page.js_errors == []
+
+
+def test_rep_adds_a_task_through_the_form_htmx_loads_on_opening(
+    page: Any, live_server: Any, rep: User, account: Account
+) -> None:
+    base = live_server.url
+    log_in(page, base, rep)
+    page.goto(f"{base}/accounts/{account.pk}/")
+    # given the add-task form is not on the page until its section is opened
+    assert page.locator("input[name=subject]").count() == 0
+    # when the rep opens "Add a task" and the form arrives
+    page.click("text=Add a task")
+    subject = page.locator("input[name=subject]")
+    subject.wait_for()
+    subject.fill("Send the rollout plan")
+    page.fill("input[name=due_at]", "2030-01-15T09:30")
+    with page.expect_navigation():
+        subject.press("Enter")
+    # then the task exists for the rep on this account, and the page lists it
+    task = Task.objects.get(subject="Send the rollout plan")
+    assert (task.owner, task.account, task.status) == (rep, account, TaskStatus.OPEN)
+    assert task.due_at.isoformat() == "2030-01-15T09:30:00+00:00"
+    assert "Send the rollout plan" in page.inner_text("body")
+    assert page.js_errors == []
