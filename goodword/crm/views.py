@@ -122,6 +122,19 @@ def _values(qs: QuerySet[Any], columns: list[str]) -> Iterator[tuple[Any, ...]]:
 # --- my tasks -------------------------------------------------------------------------
 
 
+def _submitted(form: forms.Form, save: Callable[[], Any]) -> bool:
+    """Validate a bound form and call the service; False with the service's refusal added to
+    the form's errors (nothing was written), for the caller to re-render."""
+    if not form.is_valid():
+        return False
+    try:
+        save()
+    except Invalid as exc:
+        add_invalid(form, exc)
+        return False
+    return True
+
+
 def _day_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """Start of today and of tomorrow, in UTC."""
     start = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time.min, tzinfo=dt.UTC)
@@ -228,17 +241,13 @@ def task_edit(request: HttpRequest, task_id: int) -> HttpResponse:
     user = _user(request)
     task = selectors.task_get_for(user=user, task_id=task_id, write=True)
     form = TaskEditForm(request.POST)
-    if form.is_valid():
-        try:
-            services.task_update(
-                actor=user,
-                task=task,
-                data=form.data_for_service(),
-                owner=form.cleaned_data["owner"],
-            )
-            return redirect("task-detail", task_id=task.pk)
-        except Invalid as exc:
-            add_invalid(form, exc)
+    if _submitted(
+        form,
+        lambda: services.task_update(
+            actor=user, task=task, data=form.data_for_service(), owner=form.cleaned_data["owner"]
+        ),
+    ):
+        return redirect("task-detail", task_id=task.pk)
     task.refresh_from_db()
     return _task_page(request, task, form, status=400)
 
@@ -391,12 +400,8 @@ def _account_write(
     user = _user(request)
     account = selectors.account_get_for(user=user, account_id=account_id, write=True)
     form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            save(user, account, form)
-            return redirect("account-detail", account_id=account.pk)
-        except Invalid as exc:
-            add_invalid(form, exc)
+    if _submitted(form, lambda: save(user, account, form)):
+        return redirect("account-detail", account_id=account.pk)
     account.refresh_from_db()
     return _account_page(request, account, status=400, open_forms={form_name: form})
 
@@ -733,17 +738,13 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
     user = _user(request)
     deal = selectors.deal_get_for(user=user, deal_id=deal_id, write=True)
     form = DealForm(request.POST)
-    if form.is_valid():
-        try:
-            services.deal_update(
-                actor=user,
-                deal=deal,
-                data=form.data_for_service(),
-                owner=form.cleaned_data["owner"],
-            )
-            return redirect("deal-detail", deal_id=deal.pk)
-        except Invalid as exc:
-            add_invalid(form, exc)
+    if _submitted(
+        form,
+        lambda: services.deal_update(
+            actor=user, deal=deal, data=form.data_for_service(), owner=form.cleaned_data["owner"]
+        ),
+    ):
+        return redirect("deal-detail", deal_id=deal.pk)
     deal.refresh_from_db()
     return _deal_page(request, deal, form, status=400)
 
