@@ -4,7 +4,6 @@ test-artifacts/."""
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +21,9 @@ pytestmark = [
 
 
 @pytest.fixture(autouse=True)
-def default_stages(transactional_db: Any) -> None:
-    """Transactional tests empty the tables when they end, and a flush by another such test
-    may have removed the stages the migration created: put them back when they are gone."""
-    from django.apps import apps
-
-    importlib.import_module("goodword.crm.migrations.0003_default_stages").create(apps, None)
+def default_stages(stages: dict[str, Stage]) -> None:
+    """Every test here needs the pipeline, which a transactional test elsewhere may have
+    flushed: the shared `stages` fixture puts it back."""
 
 
 def log_in(page: Any, base: str, user: User) -> None:
