@@ -86,7 +86,7 @@ def serve(host: str, port: int, workers: int) -> None:
 def worker(once: bool, interval: float) -> None:
     """Run background jobs (e-mail outbox and scheduled work) until stopped."""
     setup_django()
-    from goodword.jobs.services import work_once
+    from goodword.jobs.services import upkeep_once, work_once
 
     stopping = False
 
@@ -100,6 +100,7 @@ def worker(once: bool, interval: float) -> None:
         click.echo("Goodword worker started (Ctrl+C to stop).")
     while True:
         ran = work_once()
+        upkeep_once()
         if ran:
             click.echo(f"ran {ran} job(s)")
         if once or stopping:

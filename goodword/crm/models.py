@@ -182,6 +182,32 @@ class Deal(models.Model):
         return self.name
 
 
+class DealTotal(models.Model):
+    """Signed deltas of deal counts and amounts per board key, kept by database triggers on
+    crm_deal (migration 0006), so that every write counts: services, imports, the admin,
+    cascades and raw SQL alike. A key's figures are the sums of its rows; the worker folds
+    each key's rows into one (`deal_totals_compact`). Deltas are appended rather than one row
+    updated in place, so concurrent writers never wait on each other's counter rows.
+
+    The table and its triggers belong to the migration (unmanaged here): a test flush that
+    deletes deals then leaves it balanced instead of emptying it first."""
+
+    stage_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=10)
+    kind = models.CharField(max_length=10)
+    closed_on = models.DateField(null=True, help_text="UTC day of closed_at")
+    deals = models.BigIntegerField()
+    amount = models.DecimalField(max_digits=28, decimal_places=2)
+
+    class Meta:
+        managed = False
+        db_table = "crm_dealtotal"
+
+    def __str__(self) -> str:
+        return f"{self.stage_id}/{self.currency}/{self.closed_on}: {self.deals}, {self.amount}"
+
+
 class DealStageChange(models.Model):
     """One move of a deal between stages; the first row of a deal has no from_stage."""
 

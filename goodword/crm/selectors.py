@@ -9,11 +9,14 @@ they see.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
-from goodword.crm.models import Account, Activity, Contact, Deal, Stage, Task
+from goodword.crm.models import Account, Activity, Contact, Deal, DealTotal, Stage, Task
 from goodword.lib.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
@@ -122,6 +125,71 @@ def deals_editable_by(user: User) -> QuerySet[Deal]:
 
 def deal_get_for(*, user: User, deal_id: int, write: bool = False) -> Deal:
     return _get(deals_visible_to(user), deals_editable_by(user), deal_id, write)
+
+
+def deals_on_board(
+    user: User, *, owner: User | None = None, source: str = "", kind: str = ""
+) -> QuerySet[Deal]:
+    """The deals a board shows to `user`, narrowed by the board's filters."""
+    qs = deals_visible_to(user)
+    filters = {"owner": owner, "source": source, "kind": kind}
+    return qs.filter(**{name: value for name, value in filters.items() if value})
+
+
+class BoardTotal(NamedTuple):
+    stage_id: int
+    currency: str
+    deals: int
+    amount: Decimal
+
+
+def deal_board_totals(
+    user: User,
+    *,
+    stages: list[Stage],
+    since: dt.datetime,
+    owner: User | None = None,
+    source: str = "",
+    kind: str = "",
+) -> list[BoardTotal]:
+    """Per stage and currency, the number and total amount of the deals on `user`'s board:
+    every deal of an open stage, and those of a closed stage closed since `since` (a UTC
+    midnight). Amounts in different currencies are never added together.
+
+    A board of every deal (a manager's or an admin's, unfiltered or by source and kind) is
+    summed from the trigger-kept DealTotal rows, whose size does not grow with the deals;
+    other boards are narrow and are aggregated from their deals."""
+    if since != dt.datetime.combine(since.date(), dt.time(), tzinfo=dt.UTC):
+        raise ValueError("board totals are kept per UTC day: since must be a UTC midnight")
+    open_ids = [s.pk for s in stages if not s.is_closed]
+    closed_ids = [s.pk for s in stages if s.is_closed]
+    if _sees_all(user) and owner is None:
+        kept = DealTotal.objects.filter(
+            Q(stage_id__in=open_ids) | Q(stage_id__in=closed_ids, closed_on__gte=since.date())
+        )
+        kept = kept.filter(**{k: v for k, v in {"source": source, "kind": kind}.items() if v})
+        rows: Iterable[Mapping[str, Any]] = kept.values("stage_id", "currency").annotate(
+            n=Sum("deals"), total=Sum("amount")
+        )
+    else:
+        deals = deals_on_board(user, owner=owner, source=source, kind=kind)
+        parts = (
+            deals.filter(stage_id__in=open_ids),
+            deals.filter(stage_id__in=closed_ids, closed_at__gte=since),
+        )
+        rows = [
+            row
+            for part in parts
+            for row in part.values("stage_id", "currency").annotate(
+                n=Count("*"), total=Sum("amount")
+            )
+        ]
+    totals = [
+        BoardTotal(row["stage_id"], row["currency"], row["n"], row["total"] or Decimal(0))
+        for row in rows
+        if row["n"]
+    ]
+    return sorted(totals, key=lambda t: (t.stage_id, t.currency))
 
 
 # --- tasks ----------------------------------------------------------------------------

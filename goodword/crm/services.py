@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from goodword.crm.cleaning import (
@@ -260,6 +260,59 @@ def stage_update(*, actor: User, stage: Stage, data: dict[str, Any]) -> Stage:
 
 
 # --- deals ----------------------------------------------------------------------------
+
+# One statement, so the rows it sums are exactly the rows it deletes: a delta committed by
+# another transaction meanwhile is neither summed nor deleted, and two compactions running
+# at once never count a row twice (the second skips rows the first deleted).
+_COMPACT_POSTGRES = """
+WITH repeated AS (
+    SELECT stage_id, currency, source, kind, coalesce(closed_on, '-infinity') AS day
+    FROM crm_dealtotal GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1
+), folded AS (
+    DELETE FROM crm_dealtotal AS t USING repeated AS r
+    WHERE t.stage_id = r.stage_id AND t.currency = r.currency AND t.source = r.source
+      AND t.kind = r.kind AND coalesce(t.closed_on, '-infinity') = r.day
+    RETURNING t.stage_id, t.currency, t.source, t.kind, t.closed_on, t.deals, t.amount
+), kept AS (
+    INSERT INTO crm_dealtotal (stage_id, currency, source, kind, closed_on, deals, amount)
+    SELECT stage_id, currency, source, kind, closed_on, sum(deals), sum(amount) FROM folded
+    GROUP BY 1, 2, 3, 4, 5 HAVING sum(deals) <> 0 OR sum(amount) <> 0
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM folded) - (SELECT count(*) FROM kept)
+"""
+
+# SQLite has one writer at a time, so within the transaction nothing else appends: fold the
+# rows up to the current highest id, then delete those rows of the folded keys.
+_COMPACT_SQLITE = [
+    """INSERT INTO crm_dealtotal (stage_id, currency, source, kind, closed_on, deals, amount)
+    SELECT stage_id, currency, source, kind, closed_on, sum(deals), sum(amount)
+    FROM crm_dealtotal WHERE id <= %s
+    GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1 AND sum(deals) <> 0""",
+    """DELETE FROM crm_dealtotal WHERE id <= %s
+    AND (stage_id, currency, source, kind, coalesce(closed_on, '')) IN (
+        SELECT stage_id, currency, source, kind, coalesce(closed_on, '') FROM crm_dealtotal
+        WHERE id <= %s GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1
+    )""",
+]
+
+
+@transaction.atomic
+def deal_totals_compact() -> int:
+    """Fold each board key's delta rows (DealTotal) into one row, dropping keys that sum to
+    nothing. Safe to run at any time and from several processes. Returns the rows removed."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_COMPACT_POSTGRES)
+            return int(cursor.fetchone()[0])
+        cursor.execute("SELECT max(id), count(*) FROM crm_dealtotal")
+        top, before = cursor.fetchone()
+        if top is None:
+            return 0
+        cursor.execute(_COMPACT_SQLITE[0], [top])
+        cursor.execute(_COMPACT_SQLITE[1], [top, top])
+        cursor.execute("SELECT count(*) FROM crm_dealtotal")
+        return int(before - cursor.fetchone()[0])
 
 
 @transaction.atomic

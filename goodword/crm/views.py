@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
@@ -568,13 +568,11 @@ def _move_options(stages: list[Stage], current: Stage) -> SafeString:
     )
 
 
-def _board_deals(user: User, form: BoardFilterForm) -> QuerySet[Deal]:
-    qs = selectors.deals_visible_to(user)
+def _board_filters(form: BoardFilterForm) -> dict[str, Any]:
     form.is_valid()
-    for name in ("owner", "source", "kind"):
-        if form.cleaned_data.get(name):
-            qs = qs.filter(**{name: form.cleaned_data[name]})
-    return qs
+    return {name: form.cleaned_data.get(name) or "" for name in ("source", "kind")} | {
+        "owner": form.cleaned_data.get("owner")
+    }
 
 
 def _on_board(deals: QuerySet[Deal], stage: Stage, since: dt.datetime) -> QuerySet[Deal]:
@@ -584,25 +582,23 @@ def _on_board(deals: QuerySet[Deal], stage: Stage, since: dt.datetime) -> QueryS
     return qs.filter(closed_at__gte=since) if stage.is_closed else qs
 
 
-def _board_columns(deals: QuerySet[Deal], since: dt.datetime) -> list[Column]:
-    """One column per stage; closed stages show only deals closed since `since`. Totals come
-    from one aggregate query per kind of stage over all matching deals, per stage and
-    currency: amounts in different currencies are never added together."""
+def _board_since(now: dt.datetime) -> dt.datetime:
+    """Closed columns show deals closed on or after this UTC midnight: board totals are kept
+    per UTC day (see DealTotal)."""
+    day = (now.astimezone(dt.UTC) - dt.timedelta(days=CLOSED_WINDOW_DAYS)).date()
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _board_columns(user: User, filters: dict[str, Any], since: dt.datetime) -> list[Column]:
+    """One column per stage, with its count, per-currency totals and newest cards."""
     stages = list(selectors.stages_list())
     columns = {s.pk: Column(stage=s, move_options=_move_options(stages, s)) for s in stages}
-    open_ids = [pk for pk, c in columns.items() if not c.stage.is_closed]
-    closed_ids = [pk for pk, c in columns.items() if c.stage.is_closed]
-    for part in (
-        deals.filter(stage_id__in=open_ids),
-        deals.filter(stage_id__in=closed_ids, closed_at__gte=since),
-    ):
-        rows = part.values("stage_id", "currency").annotate(n=Count("*"), total=Sum("amount"))
-        for row in rows.order_by("stage_id", "currency"):
-            column = columns[row["stage_id"]]
-            total = row["total"] or Decimal(0)
-            weighted = (total * column.stage.probability / 100).quantize(Decimal("0.01"))
-            column.count += row["n"]
-            column.totals.append(CurrencyTotal(row["currency"], total, weighted))
+    for total in selectors.deal_board_totals(user, stages=stages, since=since, **filters):
+        column = columns[total.stage_id]
+        weighted = (total.amount * column.stage.probability / 100).quantize(Decimal("0.01"))
+        column.count += total.deals
+        column.totals.append(CurrencyTotal(total.currency, total.amount, weighted))
+    deals = selectors.deals_on_board(user, **filters)
     _fill_cards(deals, [c for c in columns.values() if c.count], since)
     return list(columns.values())
 
@@ -692,8 +688,8 @@ def _render_cards(columns: list[Column], links: dict[str, str]) -> None:
 @require_GET
 def deals_board(request: HttpRequest) -> HttpResponse:
     form = BoardFilterForm(request.GET)
-    since = timezone.now() - dt.timedelta(days=CLOSED_WINDOW_DAYS)
-    columns = _board_columns(_board_deals(_user(request), form), since)
+    since = _board_since(timezone.now())
+    columns = _board_columns(_user(request), _board_filters(form), since)
     links = {
         "deals": reverse("deals"),
         "accounts": reverse("accounts"),

@@ -24,6 +24,7 @@ from django.db import connection, models, reset_queries, transaction
 from tqdm import tqdm
 
 from goodword.crm.models import Account, Activity, Contact, Deal, DealStageChange, Stage, Task
+from goodword.crm.services import deal_totals_compact
 from goodword.demo import names
 from goodword.demo.deals import DealPlan
 from goodword.demo.plan import (
@@ -112,6 +113,7 @@ def generate(
             reset_queries()  # with DEBUG on, Django keeps each query's SQL: drop them per chunk
             bar.update(len(plans))
             bar.set_postfix(contacts=summary.contacts, deals=summary.deals, tasks=summary.tasks)
+    deal_totals_compact()
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -132,7 +134,8 @@ def _bar(progress: bool, total: int | None, desc: str) -> tqdm:
 
 def _wiped_models() -> list[type[models.Model]]:
     """Every table of Goodword's apps, with Django's sessions and admin log (which point at
-    users), children before parents so foreign keys hold at each step."""
+    users), children before parents so foreign keys hold at each step, and last the tables
+    that triggers write to (DealTotal): deleting deals appends to them."""
     chosen = [
         m
         for m in apps.get_models(include_auto_created=True)
@@ -149,7 +152,8 @@ def _wiped_models() -> list[type[models.Model]]:
             parent = f.related_model if f.is_relation else None
             if parent in chosen and parent is not model:
                 graph.add(parent, model)
-    return list(graph.static_order())
+    ordered = list(graph.static_order())
+    return [m for m in ordered if m._meta.managed] + [m for m in ordered if not m._meta.managed]
 
 
 def wipe(*, progress: bool = False) -> None:

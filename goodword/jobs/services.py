@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,19 @@ LEASE = dt.timedelta(minutes=5)
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {}
 
 
+@dataclass
+class Upkeep:
+    """Work the worker repeats on a schedule. It must be idempotent and safe to run from
+    several workers at once: the schedule lives in each worker's memory, not in a row."""
+
+    fn: Callable[[], object]
+    every: dt.timedelta
+    last_run: dt.datetime | None = None
+
+
+UPKEEP: dict[str, Upkeep] = {}
+
+
 def handler(
     kind: str,
 ) -> Callable[[Callable[[dict[str, Any]], None]], Callable[[dict[str, Any]], None]]:
@@ -35,6 +49,11 @@ def handler(
         return fn
 
     return register
+
+
+def upkeep(name: str, *, every: dt.timedelta, fn: Callable[[], object]) -> None:
+    """Register `fn` to run every `every` in each worker (see `upkeep_once`)."""
+    UPKEEP[name] = Upkeep(fn=fn, every=every)
 
 
 def job_enqueue(
@@ -144,3 +163,21 @@ def work_once() -> int:
         job_run(job)
         count += 1
     return count
+
+
+def upkeep_once(*, now: dt.datetime | None = None) -> list[str]:
+    """Run each registered upkeep that is due; returns the names that ran. A failure is
+    logged and tried again at its next turn."""
+    now = now or timezone.now()
+    ran = []
+    for name, item in UPKEEP.items():
+        if item.last_run is not None and now < item.last_run + item.every:
+            continue
+        item.last_run = now
+        try:
+            item.fn()
+        except Exception:
+            log.exception("upkeep %s failed", name)
+            continue
+        ran.append(name)
+    return ran

@@ -19,6 +19,7 @@ from goodword.crm.io.kinds import IMPORTERS
 from goodword.crm.io.presets import KINDS, PRESETS
 from goodword.crm.io.reading import RowReader
 from goodword.crm.io.report import ImportFileError, ImportRefused, ImportReport
+from goodword.crm.services import deal_totals_compact
 
 CHUNK_SIZE = 2000
 
@@ -50,6 +51,8 @@ def import_file(
         if not _header_ok(reader, report):
             return _finish(report)
         _run(reader, report, path, chunk_size)
+    if kind == "deals" and report.ok and not dry_run:
+        deal_totals_compact()  # fold the board-total deltas the import's statements appended
     return _finish(report)
 
 

@@ -116,3 +116,32 @@ def test_unknown_kind_fails_for_good(db):
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "no handler for job kind 'no.such.kind'" in job.last_error
+
+
+def test_upkeep_runs_when_due_and_a_failure_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from goodword.jobs import services
+
+    calls: list[str] = []
+
+    def broken() -> None:
+        calls.append("broken")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "UPKEEP", {})
+    services.upkeep("tick", every=dt.timedelta(minutes=1), fn=lambda: calls.append("tick"))
+    services.upkeep("broken", every=dt.timedelta(minutes=1), fn=broken)
+    start = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+    assert services.upkeep_once(now=start) == ["tick"]
+    assert services.upkeep_once(now=start + dt.timedelta(seconds=59)) == []
+    assert services.upkeep_once(now=start + dt.timedelta(minutes=1)) == ["tick"]
+    assert calls == ["tick", "broken", "tick", "broken"]
+
+
+def test_the_crm_registers_board_total_compaction_as_upkeep() -> None:
+    from goodword.crm.services import deal_totals_compact
+    from goodword.jobs.services import UPKEEP
+
+    assert UPKEEP["crm.deal_totals_compact"].fn is deal_totals_compact
