@@ -6,28 +6,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from functools import wraps
-from html import escape
 from typing import Any
 
 from django import forms
 from django.core.paginator import Page, Paginator
-from django.db import connection
-from django.db.models import F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from goodword.crm import selectors, services
+from goodword.crm import board, selectors, services
 from goodword.crm.forms import (
     AccountFilterForm,
     AccountForm,
@@ -42,16 +36,13 @@ from goodword.crm.forms import (
     TaskForm,
     add_invalid,
 )
-from goodword.crm.models import Account, Deal, Stage, Task, TaskStatus
+from goodword.crm.models import Account, Deal, Task, TaskStatus
 from goodword.lib.csvsafe import csv_lines
 from goodword.lib.errors import Forbidden, Invalid, NotFound
 from goodword.users.models import User
 
 PAGE_SIZE = 50
-BOARD_CARDS = 20  # per column; "n more" links to the filtered table
-CLOSED_WINDOW_DAYS = 90
 TASK_GROUP_LIMIT = 100
-WINDOW_LIMIT = 20_000  # board deals numbered by a window function rather than per stage
 
 View = Callable[..., HttpResponse]
 
@@ -534,174 +525,27 @@ def deals_export(request: HttpRequest) -> Any:
     return _csv_response("deals.csv", header, _values(qs, [c for _, c in DEAL_CSV]))
 
 
-@dataclass
-class CurrencyTotal:
-    currency: str
-    total: Decimal
-    weighted: Decimal
-
-
-@dataclass
-class Column:
-    stage: Stage
-    count: int = 0
-    totals: list[CurrencyTotal] = field(default_factory=list)
-    cards: list[Deal] = field(default_factory=list)
-    card_html: list[SafeString] = field(default_factory=list)
-
-    move_options: str = ""
-
-    @property
-    def more(self) -> int:
-        return self.count - len(self.cards)
-
-
-def _move_options(stages: list[Stage], current: Stage) -> SafeString:
-    """The stage picker's <option>s, once per column rather than once per card: hundreds of
-    cards times a template loop over the stages was most of the board's time."""
-    return mark_safe(  # noqa: S308 - every value is escaped
-        "".join(
-            f'<option value="{s.pk}"{" selected" if s.pk == current.pk else ""}>'
-            f"{escape(s.name)}</option>"
-            for s in stages
-        )
-    )
-
-
-def _board_filters(form: BoardFilterForm) -> dict[str, Any]:
-    form.is_valid()
-    return {name: form.cleaned_data.get(name) or "" for name in ("source", "kind")} | {
-        "owner": form.cleaned_data.get("owner")
-    }
-
-
-def _on_board(deals: QuerySet[Deal], stage: Stage, since: dt.datetime) -> QuerySet[Deal]:
-    """A column's deals: all of an open stage, or those of a closed stage closed since `since`
-    (said per stage, so that an index on (stage, closed_at) or (stage, created_at) serves)."""
-    qs = deals.filter(stage_id=stage.pk)
-    return qs.filter(closed_at__gte=since) if stage.is_closed else qs
-
-
-def _board_since(now: dt.datetime) -> dt.datetime:
-    """Closed columns show deals closed on or after this UTC midnight: board totals are kept
-    per UTC day (see DealTotal)."""
-    day = (now.astimezone(dt.UTC) - dt.timedelta(days=CLOSED_WINDOW_DAYS)).date()
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-
-
-def _board_columns(user: User, filters: dict[str, Any], since: dt.datetime) -> list[Column]:
-    """One column per stage, with its count, per-currency totals and newest cards."""
-    stages = list(selectors.stages_list())
-    columns = {s.pk: Column(stage=s, move_options=_move_options(stages, s)) for s in stages}
-    for total in selectors.deal_board_totals(user, stages=stages, since=since, **filters):
-        column = columns[total.stage_id]
-        weighted = (total.amount * column.stage.probability / 100).quantize(Decimal("0.01"))
-        column.count += total.deals
-        column.totals.append(CurrencyTotal(total.currency, total.amount, weighted))
-    deals = selectors.deals_on_board(user, **filters)
-    _fill_cards(deals, [c for c in columns.values() if c.count], since)
-    return list(columns.values())
-
-
-def _fill_cards(deals: QuerySet[Deal], columns: list[Column], since: dt.datetime) -> None:
-    """Each column's newest cards in one query. A few thousand deals on the board (a rep's,
-    or a filtered board) are numbered per stage by a window function; beyond that, a UNION
-    ALL of per-stage LIMIT queries walks an index on (stage, created_at) instead of sorting."""
-    if not columns:
-        return
-    by_stage = {c.stage.pk: c for c in columns}
-    newest = [F("created_at").desc(), F("id").desc()]
-    cards: Iterable[Deal]
-    if sum(c.count for c in columns) <= WINDOW_LIMIT:
-        on_board = Q()
-        for c in columns:
-            on_board |= Q(
-                stage_id=c.stage.pk, **({"closed_at__gte": since} if c.stage.is_closed else {})
-            )
-        rank = Window(RowNumber(), partition_by=[F("stage_id")], order_by=newest)
-        cards = (
-            deals.filter(on_board)
-            .annotate(rank=rank)
-            .filter(rank__lte=BOARD_CARDS)
-            .select_related("account", "owner")
-            .order_by(*newest)
-        )
-    else:
-        parts = [
-            _on_board(deals, c.stage, since)
-            .select_related("account", "owner")
-            .order_by(*newest)[:BOARD_CARDS]
-            for c in columns
-        ]
-        if connection.features.supports_slicing_ordering_in_compound and len(parts) > 1:
-            cards = parts[0].union(*parts[1:], all=True)
-        else:  # SQLite: one query per column
-            cards = [deal for part in parts for deal in part]
-    for deal in cards:
-        by_stage[deal.stage_id].cards.append(deal)
-
-
-_CARD = (
-    '<article class="deal-card" id="deal-{pk}">'
-    '<a href="{deals}{pk}/" class="strong">{name}</a>'
-    '<p class="muted small"><a href="{accounts}{account_id}/">{account}</a></p>'
-    '<p class="amount">{amount} <span class="muted">{currency}</span> '
-    '<span class="tag">{source}</span></p>'
-    '<p class="muted small">{owner}{closes}</p>'
-    '<form method="post" action="{deals}{pk}/move/" class="move inline" '
-    'hx-post="{deals}{pk}/move/" hx-trigger="change" hx-target="#board" hx-select="#board" '
-    'hx-swap="outerHTML">'
-    '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">'
-    '<input type="hidden" name="next" value="{here}">'
-    '<label class="sr-only" for="stage-{pk}">Stage of {name}</label>'
-    '<select name="stage" id="stage-{pk}" class="small">{options}</select>'
-    '<noscript><button type="submit" class="small">Move</button></noscript>'
-    "</form></article>"
-)
-
-
-def _render_cards(columns: list[Column], links: dict[str, str]) -> None:
-    """Each card's HTML, built here: a board renders hundreds of cards, and the template
-    engine's per-variable cost was most of the page's time. Every value is escaped."""
-    for column in columns:
-        column.card_html = [
-            format_html(
-                _CARD,
-                pk=deal.pk,
-                name=deal.name,
-                account_id=deal.account_id,
-                account=deal.account.name,
-                amount=f"{deal.amount:,.0f}",
-                currency=deal.currency,
-                source=deal.get_source_display(),
-                owner=deal.owner.email if deal.owner else "no owner",
-                closes=f" · closes {deal.close_date.day} {deal.close_date:%b}"
-                if deal.close_date
-                else "",
-                options=column.move_options,
-                **links,
-            )
-            for deal in column.cards
-        ]
-
-
 @require_GET
 def deals_board(request: HttpRequest) -> HttpResponse:
     form = BoardFilterForm(request.GET)
-    since = _board_since(timezone.now())
-    columns = _board_columns(_user(request), _board_filters(form), since)
+    form.is_valid()
+    filters = {name: form.cleaned_data.get(name) or "" for name in ("source", "kind")}
+    since = board.since(timezone.now())
+    columns = board.columns(
+        _user(request), since=since, owner=form.cleaned_data.get("owner"), **filters
+    )
     links = {
         "deals": reverse("deals"),
         "accounts": reverse("accounts"),
         "csrf": get_token(request),
         "here": request.get_full_path(),
     }
-    _render_cards(columns, links)
+    board.render_cards(columns, links)
     context = {
         "form": form,
         "columns": columns,
         "stages": [c.stage for c in columns],
-        "window_days": CLOSED_WINDOW_DAYS,
+        "window_days": board.CLOSED_WINDOW_DAYS,
     }
     return render(request, "crm/deals_board.html", context)
 

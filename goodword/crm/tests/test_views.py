@@ -668,10 +668,10 @@ def test_board_cards_are_the_newest_per_column_by_either_query(
     window_limit: int,
 ) -> None:
     # given more deals in one stage than a column shows, and one recently won deal
-    from goodword.crm import views
+    from goodword.crm import board
 
-    monkeypatch.setattr(views, "BOARD_CARDS", 2)
-    monkeypatch.setattr(views, "WINDOW_LIMIT", window_limit)
+    monkeypatch.setattr(board, "BOARD_CARDS", 2)
+    monkeypatch.setattr(board, "WINDOW_LIMIT", window_limit)
     base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     for i, stage in enumerate(["Prospecting"] * 3 + ["Closed Won"]):
         d = deal_create(
@@ -709,6 +709,33 @@ def test_owner_picker_marks_the_owner_and_escapes_addresses(
     assert f'<option value="{rep.pk}" selected>{rep.email}</option>' in owner
     assert "&lt;b&gt;x&lt;/b&gt;@example.com" in owner
     assert "<b>x</b>" not in body
+
+
+def test_board_cards_escape_every_value(
+    client: Client, rep: User, stages: dict[str, Stage]
+) -> None:
+    # given a deal whose name, account name and owner address hold markup and quotes
+    owner = User.objects.create_user('<i>o"wner</i>@example.com', password="pw-1234567")
+    account = account_create(actor=rep, owner=rep, data={"name": "<b>Acme</b> & 'Co'"})
+    deal_create(
+        actor=rep,
+        account=account,
+        owner=owner,
+        stage=stages["Prospecting"],
+        data={"name": '<script>alert("x")</script>', "amount": "1234.40", "currency": "EUR"},
+    )
+    # when the rep opens the board
+    body = login(client, rep).get("/deals/board/?source=&kind=").content.decode()
+    # then every value is escaped, in text and in attributes
+    card = body[body.index('class="deal-card"') :]
+    card = card[: card.index("</article>")]
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in card
+    assert "&lt;b&gt;Acme&lt;/b&gt; &amp; &#x27;Co&#x27;" in card
+    assert "&lt;i&gt;o&quot;wner&lt;/i&gt;@example.com" in card
+    for raw in ("<script>alert", "<b>Acme", "<i>o"):
+        assert raw not in body
+    assert '1,234 <span class="muted">EUR</span>' in card
+    assert 'name="next" value="/deals/board/?source=&amp;kind="' in card
 
 
 @pytest.mark.parametrize(
