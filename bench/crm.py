@@ -214,7 +214,7 @@ def import_rate(path: Path, rows: int) -> float:
     started = time.perf_counter()
     report = import_file("deals", path)
     elapsed = time.perf_counter() - started
-    created = Deal.objects.filter(external_id__startswith="BENCH-").count()
+    created = Deal.objects.filter(external_id__gte="BENCH-", external_id__lt="BENCH.").count()
     if created != rows:
         raise SystemExit(f"bench: import created {created} of {rows} deals: {report}")
     return rows / elapsed
@@ -296,14 +296,14 @@ def schema_floor_rate(rows: int) -> float:
 def bench_import(args: argparse.Namespace) -> bool:
     from goodword.crm.models import Deal
 
-    Deal.objects.filter(external_id__startswith="BENCH-").delete()
+    Deal.objects.filter(external_id__gte="BENCH-", external_id__lt="BENCH.").delete()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "deals.csv"
         write_deals_csv(path, args.import_rows)
         size = path.stat().st_size / 1e6
         copy = copy_rate(path, args.import_rows)
         imported = import_rate(path, args.import_rows)
-    Deal.objects.filter(external_id__startswith="BENCH-").delete()
+    Deal.objects.filter(external_id__gte="BENCH-", external_id__lt="BENCH.").delete()
     floor = schema_floor_rate(args.import_rows)
     ratio = imported / copy
     print(f"\ndeals CSV import ({args.import_rows:,} rows, {size:.0f} MB; target ≥ 0.25 of COPY)")

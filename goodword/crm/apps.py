@@ -9,7 +9,12 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer records"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from goodword.crm.services import deal_totals_compact
+        from goodword.crm.triggers import after_migrate
         from goodword.jobs.services import upkeep
+
+        post_migrate.connect(after_migrate, sender=self)
 
         upkeep("crm.deal_totals_compact", every=dt.timedelta(minutes=1), fn=deal_totals_compact)

@@ -139,9 +139,11 @@ class DealSource(models.TextChoices):
 
 
 class Deal(models.Model):
-    # account, stage and owner lead composite indexes below, so their own indexes would only
-    # cost writes (a bulk import pays for every index on every row).
-    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # A bulk import pays for every index on every row, so the deal table keeps only the
+    # indexes a page or a constraint needs: account, stage and owner lead composite indexes
+    # below, and external_id's uniqueness is a constraint (unique=True would add a second,
+    # LIKE-pattern index on PostgreSQL that nothing queries).
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 - many deals have none
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="deals", db_index=False
     )
@@ -166,16 +168,15 @@ class Deal(models.Model):
 
     class Meta:
         ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="crm_deal_external_id_unique")
+        ]
         indexes = [
-            models.Index(fields=["stage", "owner"]),
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["account", "created_at"]),
             models.Index(fields=["source", "created_at"]),
-            # The board: each column's newest cards, and its totals read from the index alone.
+            # The board: each column's newest cards (its totals come from DealTotal).
             models.Index(fields=["stage", "created_at"]),
-            models.Index(
-                fields=["stage", "closed_at", "currency", "amount"], name="crm_deal_board_totals"
-            ),
         ]
 
     def __str__(self) -> str:
@@ -214,13 +215,21 @@ class DealStageChange(models.Model):
     deal = models.ForeignKey(
         Deal, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
     )  # led by the (deal, changed_at) index
+    # No indexes of their own on the stages and the user: they are searched only when a
+    # stage or a user is deleted (rare admin work that may scan), while every deal written
+    # adds a row here.
     from_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
     changed_at = models.DateTimeField()
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:

@@ -2,11 +2,13 @@
 crm_deal that append to it, and a backfill from the deals already there.
 
 PostgreSQL fires one trigger per statement with its transition tables, so a bulk import of
-thousands of deals appends a handful of grouped rows. SQLite has only row triggers; its data
-is small. An UPDATE appends nothing unless a keyed column or the amount changed.
+thousands of deals appends a handful of grouped rows; an UPDATE appends nothing unless a
+keyed column or the amount changed. SQLite's row triggers live in goodword.crm.triggers.
 """
 
 from django.db import migrations, models
+
+from goodword.crm.triggers import sqlite_ensure
 
 # ruff: noqa: S608 - the SQL is assembled from this file's own constants, never from input
 
@@ -93,19 +95,6 @@ DROP TABLE crm_dealtotal;
 """
 
 
-def _sqlite_row(prefix: str, sign: str) -> str:
-    return (
-        f"INSERT INTO crm_dealtotal ({KEY}, closed_on, deals, amount) VALUES ("
-        f"{prefix}.stage_id, {prefix}.currency, {prefix}.source, {prefix}.kind, "
-        f"date({prefix}.closed_at), {sign}1, {sign}{prefix}.amount);"
-    )
-
-
-_CHANGED = " OR ".join(
-    f"OLD.{column} IS NOT NEW.{column}"
-    for column in ("stage_id", "currency", "source", "kind", "amount")
-)
-
 SQLITE = [
     """CREATE TABLE crm_dealtotal (
         id integer NOT NULL PRIMARY KEY AUTOINCREMENT,
@@ -118,36 +107,35 @@ SQLITE = [
         amount decimal NOT NULL
     )""",
     "CREATE INDEX crm_dealtotal_stage_closed ON crm_dealtotal (stage_id, closed_on)",
-    f"""CREATE TRIGGER crm_deal_totals_insert AFTER INSERT ON crm_deal
-    BEGIN {_sqlite_row("NEW", "")} END""",
-    f"""CREATE TRIGGER crm_deal_totals_update AFTER UPDATE ON crm_deal
-    WHEN {_CHANGED} OR date(OLD.closed_at) IS NOT date(NEW.closed_at)
-    BEGIN {_sqlite_row("OLD", "-")} {_sqlite_row("NEW", "")} END""",
-    f"""CREATE TRIGGER crm_deal_totals_delete AFTER DELETE ON crm_deal
-    BEGIN {_sqlite_row("OLD", "-")} END""",
-    f"""INSERT INTO crm_dealtotal ({KEY}, closed_on, deals, amount)
-    SELECT {KEY}, date(closed_at), count(*), sum(amount) FROM crm_deal
-    GROUP BY 1, 2, 3, 4, 5""",
+    # The triggers and the backfill: goodword.crm.triggers.sqlite_ensure, run after every
+    # migrate, since SQLite drops a table's triggers whenever a migration rebuilds it.
 ]
 
 SQLITE_DROP = [
-    "DROP TRIGGER crm_deal_totals_insert",
-    "DROP TRIGGER crm_deal_totals_update",
-    "DROP TRIGGER crm_deal_totals_delete",
+    "DROP TRIGGER IF EXISTS crm_deal_totals_insert",
+    "DROP TRIGGER IF EXISTS crm_deal_totals_update",
+    "DROP TRIGGER IF EXISTS crm_deal_totals_delete",
     "DROP TABLE crm_dealtotal",
 ]
 
 
-def _run(statements: dict[str, str | list[str]]):  # type: ignore[no-untyped-def]
-    def run(apps, schema_editor):  # type: ignore[no-untyped-def]
-        vendor = schema_editor.connection.vendor
-        if vendor not in statements:
-            raise RuntimeError(f"board totals: no triggers written for {vendor}")
-        sql = statements[vendor]
-        for statement in [sql] if isinstance(sql, str) else sql:
-            schema_editor.execute(statement, params=None)
+def _execute(statements: dict[str, str | list[str]], schema_editor) -> None:  # type: ignore[no-untyped-def]
+    vendor = schema_editor.connection.vendor
+    if vendor not in statements:
+        raise RuntimeError(f"board totals: no triggers written for {vendor}")
+    sql = statements[vendor]
+    for statement in [sql] if isinstance(sql, str) else sql:
+        schema_editor.execute(statement, params=None)
 
-    return run
+
+def forward(apps, schema_editor):  # type: ignore[no-untyped-def]
+    _execute({"postgresql": POSTGRES, "sqlite": SQLITE}, schema_editor)
+    if schema_editor.connection.vendor == "sqlite":
+        sqlite_ensure(schema_editor.connection)
+
+
+def backward(apps, schema_editor):  # type: ignore[no-untyped-def]
+    _execute({"postgresql": POSTGRES_DROP, "sqlite": SQLITE_DROP}, schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -173,8 +161,5 @@ class Migration(migrations.Migration):
             ],
             options={"db_table": "crm_dealtotal", "managed": False},
         ),
-        migrations.RunPython(
-            _run({"postgresql": POSTGRES, "sqlite": SQLITE}),
-            _run({"postgresql": POSTGRES_DROP, "sqlite": SQLITE_DROP}),
-        ),
+        migrations.RunPython(forward, backward),
     ]

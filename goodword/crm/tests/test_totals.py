@@ -315,3 +315,24 @@ def test_compaction_neither_loses_nor_doubles_rows_of_concurrent_transactions(
     assert not errors
     assert_kept_equals_live()
     assert DealTotal.objects.count() == len(kept_totals())
+
+
+def test_sqlite_triggers_dropped_by_a_table_rebuild_are_restored_after_migrate(
+    deal: Deal, rep: User, stages: dict[str, Stage]
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL keeps triggers when a migration alters the table")
+    from goodword.crm.triggers import after_migrate, sqlite_ensure
+
+    # given a rebuild that lost a trigger, and a write made while it was missing
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER crm_deal_totals_update")
+    deal_move(actor=rep, deal=deal, stage=stages["Closed Won"])
+    assert kept_totals() != live_totals()
+    # when migrate's post_migrate handler runs
+    after_migrate(using="default")
+    # then the trigger is back, the totals are rebuilt, and a second run changes nothing
+    assert_kept_equals_live()
+    assert sqlite_ensure(connection) is False
+    deal_move(actor=rep, deal=deal, stage=stages["Closed Lost"])
+    assert_kept_equals_live()
