@@ -224,17 +224,12 @@ class _Rollback(Exception):
     pass
 
 
-def schema_floor_rate(rows: int) -> float:
-    """COPY of `rows` deals already resolved to ids, with their first stage-history row and
-    timeline row, into Goodword's own tables (their indexes and foreign-key checks), rolled
-    back: what any import that keeps the same rows and constraints cannot beat."""
+def _floor_deals(rows: int) -> list[dict[str, object]]:
     from decimal import Decimal
 
-    from django.db import connection, transaction
     from django.utils import timezone
 
-    from goodword.crm.io.bulk import insert
-    from goodword.crm.models import Account, Activity, Deal, DealStageChange, Stage
+    from goodword.crm.models import Account, Stage
     from goodword.users.models import User
 
     rng = random.Random(5)
@@ -242,7 +237,7 @@ def schema_floor_rate(rows: int) -> float:
     stages = list(Stage.objects.values_list("pk", flat=True))
     users = list(User.objects.values_list("pk", flat=True))
     now = timezone.now()
-    deals = [
+    return [
         {
             "external_id": f"FLOOR-{i}",
             "account_id": rng.choice(accounts),
@@ -258,39 +253,56 @@ def schema_floor_rate(rows: int) -> float:
         }
         for i in range(rows)
     ]
-    started = time.perf_counter()
-    try:
-        with transaction.atomic():
-            ids = insert(Deal, deals)
-            insert(
-                DealStageChange,
-                [
-                    {"deal_id": pk, "to_stage_id": d["stage_id"], "changed_at": now}
-                    for pk, d in zip(ids, deals, strict=True)
-                ],
-            )
-            insert(
-                Activity,
-                [
-                    {
-                        "account_id": d["account_id"],
-                        "verb": "deal.imported",
-                        "object_type": "deal",
-                        "object_id": pk,
-                        "summary": d["name"],
-                        "after": {"name": d["name"]},
-                        "at": now,
-                    }
-                    for pk, d in zip(ids, deals, strict=True)
-                ],
-            )
-            with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the checks a commit runs
-            elapsed = time.perf_counter() - started
-            raise _Rollback
-    except _Rollback:
-        pass
-    return rows / elapsed
+
+
+def schema_floor_rates(rows: int) -> tuple[float, float]:
+    """COPY of `rows` deals already resolved to ids into Goodword's deal table (its indexes,
+    foreign-key checks and totals trigger), then with each deal's first stage-history row and
+    timeline row as the import writes them; both rolled back. No import that keeps these
+    rows and constraints can beat them."""
+    from django.db import connection, transaction
+
+    from goodword.crm.io.bulk import insert
+    from goodword.crm.models import Activity, Deal, DealStageChange
+
+    deals = _floor_deals(rows)
+    now = deals[0]["created_at"]
+    rates = []
+    for with_history in (False, True):
+        started = time.perf_counter()
+        try:
+            with transaction.atomic():
+                ids = insert(Deal, deals)
+                if with_history:
+                    insert(
+                        DealStageChange,
+                        [
+                            {"deal_id": pk, "to_stage_id": d["stage_id"], "changed_at": now}
+                            for pk, d in zip(ids, deals, strict=True)
+                        ],
+                    )
+                    insert(
+                        Activity,
+                        [
+                            {
+                                "account_id": d["account_id"],
+                                "verb": "deal.imported",
+                                "object_type": "deal",
+                                "object_id": pk,
+                                "summary": d["name"],
+                                "after": {"name": d["name"]},
+                                "at": now,
+                            }
+                            for pk, d in zip(ids, deals, strict=True)
+                        ],
+                    )
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the checks a commit runs
+                rates.append(rows / (time.perf_counter() - started))
+                raise _Rollback
+        except _Rollback:
+            pass
+    return rates[0], rates[1]
 
 
 def bench_import(args: argparse.Namespace) -> bool:
@@ -304,16 +316,20 @@ def bench_import(args: argparse.Namespace) -> bool:
         copy = copy_rate(path, args.import_rows)
         imported = import_rate(path, args.import_rows)
     Deal.objects.filter(external_id__gte="BENCH-", external_id__lt="BENCH.").delete()
-    floor = schema_floor_rate(args.import_rows)
+    deal_floor, floor = schema_floor_rates(args.import_rows)
     ratio = imported / copy
     print(f"\ndeals CSV import ({args.import_rows:,} rows, {size:.0f} MB; target ≥ 0.25 of COPY)")
-    print(f"  PostgreSQL COPY into a staging table: {copy:12,.0f} rows/s")
-    print(
-        f"  COPY of resolved rows into our tables: {floor:12,.0f} rows/s  (indexes, FKs, history)"
-    )
-    print(f"  goodword import deals:                {imported:12,.0f} rows/s")
-    print(f"  import / COPY into our tables: {imported / floor:.2f}")
-    print(f"  ratio: {ratio:.2f}  {'met' if ratio >= 0.25 else 'MISSED'}")
+    lines = [
+        ("PostgreSQL COPY of the file into a staging table", copy),
+        ("COPY of the rows, resolved to ids, into crm_deal", deal_floor),
+        ("  the same, with stage-history and timeline rows", floor),
+        ("goodword import deals", imported),
+    ]
+    for label, rate in lines:
+        print(f"  {label:<52} {rate:10,.0f} rows/s  ({rate / copy:.3f} of COPY)")
+    print(f"  import / COPY into crm_deal: {imported / deal_floor:.2f}")
+    print(f"  import / COPY with history and timeline: {imported / floor:.2f}")
+    print(f"  ratio to the staging COPY: {ratio:.3f}  {'met' if ratio >= 0.25 else 'MISSED'}")
     return ratio >= 0.25
 
 
