@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from django.db import IntegrityError, models, transaction
 
 from goodword.crm.cleaning import Cleaner
-from goodword.crm.io.bulk import insert
+from goodword.crm.io.bulk import insert, matching
 from goodword.crm.io.dedupe import DuplicateFinder
 from goodword.crm.io.reading import Header, Row
 from goodword.crm.io.report import ImportReport
@@ -145,7 +145,8 @@ class Importer:
 
     def load(self, keys: list[str], rows: list[Row]) -> None:
         """Fetch the chunk's existing records (and what they refer to) in a few queries."""
-        self.existing = self.model._default_manager.in_bulk(keys, field_name=self.key)
+        found = matching(self.model, self.key, keys)
+        self.existing = {getattr(obj, self.key): obj for obj in found}
 
     def plan(self, row: Row, key: str) -> None:
         raise NotImplementedError

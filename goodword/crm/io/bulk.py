@@ -8,6 +8,7 @@ import benchmark is measured against COPY itself). Other databases get bulk_crea
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, models
@@ -52,3 +53,20 @@ def _copy(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
                     values[i] = json.dumps(values[i])
                 copy.write_row((pk, *values))
     return ids
+
+
+def matching(model: type[models.Model], field: str, values: Iterable[Any]) -> models.QuerySet[Any]:
+    """The rows whose `field` is one of `values`. On PostgreSQL the values travel as one
+    array parameter (`= ANY(%s)`): the query text is then the same for every chunk, where an
+    IN list of 2,000 placeholders is new text each time and costs the driver a parse per
+    chunk (an eighth of an import's time). Elsewhere, Django's IN."""
+    wanted = list(values)
+    manager = model._default_manager
+    if connection.vendor != "postgresql":
+        return manager.filter(**{f"{field}__in": wanted})
+    target = model._meta.get_field(field)
+    assert isinstance(target, models.Field)
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(str(target.column))}"
+    # Identifiers of our own model, quoted; the values are a bound parameter.
+    return manager.extra(where=[f"{column} = ANY(%s)"], params=[wanted])  # noqa: S610

@@ -19,7 +19,7 @@ from goodword.crm.cleaning import (
     text,
 )
 from goodword.crm.io.base import Importer, RowError, UserDirectory, clean_row
-from goodword.crm.io.bulk import insert
+from goodword.crm.io.bulk import insert, matching
 from goodword.crm.io.reading import Header, Row
 from goodword.crm.io.report import ImportReport
 from goodword.crm.models import Account, Contact, Deal, DealStageChange, Lifecycle, Stage
@@ -37,7 +37,7 @@ class _References(Importer):
 
     def load_accounts(self, rows: list[Row]) -> None:
         wanted = {r.cells.get("account_external_id", "").strip() for r in rows} - {""}
-        found = Account.objects.filter(external_id__in=wanted).values_list("external_id", "pk")
+        found = matching(Account, "external_id", wanted).values_list("external_id", "pk")
         self.accounts = {ext: pk for ext, pk in found if ext is not None}
 
     def user(self, cells: Mapping[str, str], column: str, problems: list[tuple[str, str]]) -> Any:
