@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -98,28 +99,56 @@ class UserDirectory:
         return pk
 
 
+@dataclass
+class Batch:
+    """One chunk's planned writes. A batch is written by itself (possibly by another thread
+    while the next chunk is planned), so everything its writing needs is in it."""
+
+    first: int
+    last: int
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[tuple[Any, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)  # deals' stage changes
+
+
+Keyed = list[tuple[Row, str]]
+
+
 class Importer:
-    """Plans and writes one chunk at a time. Subclasses say how a row becomes a record."""
+    """Plans and writes one chunk at a time. Subclasses say how a row becomes a record.
+
+    A chunk goes through `key_rows` (no database), `load` (reads), `plan_rows` (no
+    database) and `write_batch` (writes, touching nothing but the batch and the database),
+    then `finish` counts the outcome. `process` runs them in turn; an importer whose `load`
+    does not depend on the previous chunk being written sets `pipelined`, and the import may
+    then write a batch while it plans the next (see importing.py)."""
 
     kind: ClassVar[str]
     model: ClassVar[type[models.Model]]
     key: ClassVar[str] = "external_id"
     activity_type: ClassVar[str] = ""
+    pipelined: ClassVar[bool] = False
 
     def __init__(self, report: ImportReport, header: Header, now: dt.datetime) -> None:
         self.report = report
         self.header = header
         self.now = now
         self.duplicates = DuplicateFinder()
-        self.creates: list[dict[str, Any]] = []
-        self.updates: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
+        self.batch = Batch(0, 0)
         self.existing: dict[str, Any] = {}
 
     # --- per chunk -------------------------------------------------------------------
 
     def process(self, rows: list[Row]) -> None:
-        self.creates, self.updates = [], []
-        keyed: list[tuple[Row, str]] = []
+        keyed = self.key_rows(rows)
+        self.load([k for _, k in keyed], [r for r, _ in keyed])
+        batch = self.plan_rows(rows, keyed)
+        self.finish(batch, self.write_batch(batch))
+
+    def key_rows(self, rows: list[Row]) -> Keyed:
+        """The chunk's rows with their keys, each key once; counts and reports rows without
+        a key, and notes every key for the file's repeat check."""
+        keyed: Keyed = []
         in_chunk: set[str] = set()
         for row in rows:
             key = self.key_of(row.cells)
@@ -132,13 +161,16 @@ class Importer:
             in_chunk.add(key)
             keyed.append((row, key))
         self.report.rows += len(rows)
-        self.load([k for _, k in keyed], [r for r, _ in keyed])
+        return keyed
+
+    def plan_rows(self, rows: list[Row], keyed: Keyed) -> Batch:
+        self.batch = Batch(rows[0].line, rows[-1].line)
         for row, key in keyed:
             try:
                 self.plan(row, key)
             except RowError as exc:
                 self._refuse(row, exc.problems)
-        self._write(rows[0].line, rows[-1].line)
+        return self.batch
 
     def key_of(self, cells: Mapping[str, str]) -> str | None:
         return cells.get(self.key, "").strip() or None
@@ -174,41 +206,47 @@ class Importer:
         for name in self.touched():
             setattr(obj, name, self.now)
         self.report.updated += 1
-        self.updates.append((obj, before, after))
+        self.batch.updates.append((obj, before, after))
 
     def create(self, row: dict[str, Any]) -> None:
         """Plan a new record: its field values by attname (defaults fill the rest)."""
         self.report.created += 1
-        self.creates.append(row)
+        self.batch.creates.append(row)
 
     # --- writing ---------------------------------------------------------------------
 
-    def _write(self, first: int, last: int) -> None:
-        if not self.creates and not self.updates:
-            return
+    def write_batch(self, batch: Batch) -> str | None:
+        """Write the batch; returns why the database refused it, or None. Touches neither
+        the report nor the importer's state, so it may run in another thread."""
+        if not batch.creates and not batch.updates:
+            return None
         try:
             # A savepoint per chunk: a constraint the checks missed spoils only this chunk's
             # statement, and the report says where instead of the database aborting the file.
             with transaction.atomic():
-                self.write()
+                self.write(batch)
         except IntegrityError as exc:
-            self.report.created -= len(self.creates)
-            self.report.updated -= len(self.updates)
-            self.report.refused += len(self.creates) + len(self.updates)
-            reason = str(exc).splitlines()[0]
-            self.report.error(
-                first, self.key, f"rows {first}-{last} refused by the database: {reason}"
-            )
+            return str(exc).splitlines()[0]
+        return None
 
-    def write(self) -> None:
+    def finish(self, batch: Batch, refusal: str | None) -> None:
+        if refusal is None:
+            return
+        self.report.created -= len(batch.creates)
+        self.report.updated -= len(batch.updates)
+        self.report.refused += len(batch.creates) + len(batch.updates)
+        where = f"rows {batch.first}-{batch.last}"
+        self.report.error(batch.first, self.key, f"{where} refused by the database: {refusal}")
+
+    def write(self, batch: Batch) -> None:
         model = self.model
-        for row, pk in zip(self.creates, insert(model, self.creates), strict=True):
+        for row, pk in zip(batch.creates, insert(model, batch.creates), strict=True):
             row["id"] = pk
-        if self.updates:
-            fields = sorted({f for _, _, after in self.updates for f in after} | self.touched())
-            objs = [obj for obj, _, _ in self.updates]
+        if batch.updates:
+            fields = sorted({f for _, _, after in batch.updates for f in after} | self.touched())
+            objs = [obj for obj, _, _ in batch.updates]
             model._default_manager.bulk_update(objs, self.update_fields(fields))
-        self.after_write()
+        self.after_write(batch)
 
     def touched(self) -> set[str]:
         return {"updated_at"}
@@ -217,10 +255,10 @@ class Importer:
         fields = {f.name for f in self.model._meta.concrete_fields}
         return [n for n in names if n in fields]
 
-    def after_write(self) -> None:
+    def after_write(self, batch: Batch) -> None:
         """Write the timeline rows of the chunk's created and updated records."""
-        activities = [self.created_activity(row) for row in self.creates]
-        activities += [self.updated_activity(obj, b, a) for obj, b, a in self.updates]
+        activities = [self.created_activity(row) for row in batch.creates]
+        activities += [self.updated_activity(obj, b, a) for obj, b, a in batch.updates]
         insert(Activity, activities)
 
     def activity(

@@ -46,7 +46,9 @@ def _copy(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
         )
         ids = [int(r[0]) for r in cursor.fetchall()]
         sql = f"COPY {table} ({pk_column}, {columns}) FROM STDIN"
-        with cursor.copy(sql) as copy:
+        # Django's cursor wrapper does not wrap COPY: translate the driver's errors (a unique
+        # or foreign-key violation) into Django's, as for any other statement.
+        with connection.wrap_database_errors, cursor.copy(sql) as copy:
             for pk, row in zip(ids, rows, strict=True):
                 values = [row[n] if n in row else defaults[n] for n in names]
                 for i in json_positions:

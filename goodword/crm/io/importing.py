@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TextIO
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from goodword.crm.io.base import Importer
+from goodword.crm.io.base import Batch, Importer
 from goodword.crm.io.kinds import IMPORTERS
 from goodword.crm.io.presets import KINDS, PRESETS
 from goodword.crm.io.reading import RowReader
@@ -100,8 +101,55 @@ def _run(reader: RowReader, report: ImportReport, path: str | os.PathLike[str], 
 
 
 def _process(importer: Importer, reader: RowReader, size: int) -> None:
+    if importer.pipelined and connection.vendor == "postgresql":
+        _process_pipelined(importer, reader, size)
+        return
     for chunk in reader.chunks(size):
         importer.process(chunk)
+
+
+def _process_pipelined(importer: Importer, reader: RowReader, size: int) -> None:
+    """Write each chunk in a second thread while this one reads and plans the next. The
+    threads share this thread's connection and transaction (the writer borrows it), but
+    never use it at once: a chunk's lookups run only once the previous write has returned.
+    Foreign keys are checked as each statement ends rather than all at commit, so that work
+    too overlaps the planning. On PostgreSQL the writer mostly waits on the server, which
+    leaves the interpreter to the planner."""
+    owner = connections[DEFAULT_DB_ALIAS]
+    in_flight: tuple[Batch, Future[str | None]] | None = None
+    planned: Batch | None = None
+
+    def write(batch: Batch) -> str | None:
+        connections[DEFAULT_DB_ALIAS] = owner  # this thread's alias → the importing connection
+        return importer.write_batch(batch)
+
+    def land() -> None:
+        nonlocal in_flight
+        if in_flight is not None:
+            batch, future = in_flight
+            in_flight = None
+            importer.finish(batch, future.result())
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    owner.inc_thread_sharing()
+    try:
+        # Leaving the block waits for a write still in flight, even on an error.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as pool:
+            for chunk in reader.chunks(size):
+                keyed = importer.key_rows(chunk)
+                land()
+                importer.load([k for _, k in keyed], [r for r, _ in keyed])
+                if planned is not None:
+                    in_flight = (planned, pool.submit(write, planned))
+                planned = importer.plan_rows(chunk, keyed)
+            land()
+    finally:
+        owner.dec_thread_sharing()
+    if planned is not None:
+        importer.finish(planned, importer.write_batch(planned))
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django declares them, again
 
 
 def _report_repeats(importer: Importer, path: str | os.PathLike[str], report: ImportReport) -> None:

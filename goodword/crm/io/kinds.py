@@ -18,7 +18,7 @@ from goodword.crm.cleaning import (
     choice,
     text,
 )
-from goodword.crm.io.base import Importer, RowError, UserDirectory, clean_row
+from goodword.crm.io.base import Batch, Importer, RowError, UserDirectory, clean_row
 from goodword.crm.io.bulk import insert, matching
 from goodword.crm.io.reading import Header, Row
 from goodword.crm.io.report import ImportReport
@@ -186,18 +186,19 @@ class DealImporter(_References):
     kind = "deals"
     model = Deal
     activity_type = "deal"
+    # A chunk's lookups need no earlier chunk written: a key repeated across chunks is a
+    # repeat the file check reports, and accounts and users come from other imports.
+    pipelined = True
 
     def __init__(self, report: ImportReport, header: Header, now: dt.datetime) -> None:
         super().__init__(report, header, now)
         self.stages = {s.name.casefold(): s for s in Stage.objects.all()}
         self.stage_names = ", ".join(s.name for s in self.stages.values())
         self.stage_names_by_id = {s.pk: s.name for s in self.stages.values()}
-        self.moves: list[dict[str, Any]] = []
 
     def load(self, keys: list[str], rows: list[Row]) -> None:
         super().load(keys, rows)
         self.load_accounts(rows)
-        self.moves = []
 
     def plan(self, row: Row, key: str) -> None:
         cells, problems = row.cells, list[tuple[str, str]]()
@@ -224,7 +225,7 @@ class DealImporter(_References):
         self.change(existing, values)
         if old_stage_id != stage.pk:
             # As deal_move: the move is recorded with its time.
-            self.moves.append(
+            self.batch.moves.append(
                 {
                     "deal_id": existing.pk,
                     "from_stage_id": old_stage_id,
@@ -251,7 +252,7 @@ class DealImporter(_References):
         values["created_at"] = values.get("created_at") or self.now
         self.create({**values, "stage_id": stage.pk, "updated_at": self.now})
 
-    def after_write(self) -> None:
+    def after_write(self, batch: Batch) -> None:
         # deal_create's first stage row, with no from_stage, at the deal's creation time.
         moves = [
             {
@@ -261,10 +262,10 @@ class DealImporter(_References):
                 "changed_at": r["created_at"],
                 "changed_by_id": None,
             }
-            for r in self.creates
+            for r in batch.creates
         ]
-        insert(DealStageChange, moves + self.moves)
-        super().after_write()
+        insert(DealStageChange, moves + batch.moves)
+        super().after_write(batch)
 
     def created_activity(self, row: dict[str, Any]) -> dict[str, Any]:
         stage = self.stage_names_by_id[row["stage_id"]]
@@ -333,7 +334,7 @@ class UserImporter(Importer):
     def touched(self) -> set[str]:
         return set()
 
-    def after_write(self) -> None:
+    def after_write(self, batch: Batch) -> None:
         """Users have no account timeline."""
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from django.db import connection
 
 from goodword.cli import main
 from goodword.crm.io.importing import ImportFileError, ImportRefused, import_file
@@ -338,6 +339,44 @@ def test_errors_across_chunks_are_all_reported(account, rep, stages, tmp_path):
         f"{path}:6: external_id: 'X-0' appears more than once in the file",
     ]
     assert counts() == before
+
+
+def test_a_deals_import_of_many_chunks_writes_every_row_with_its_history(
+    account, rep, stages, tmp_path
+):
+    # given 9 deals read two at a time (on PostgreSQL each chunk is written by a second
+    # thread while the next is planned), then the same file with three deals moved
+    header = DEALS.splitlines(keepends=True)[0]
+    rows = [f"M-{i},ACC-1,Deal {i},{i}00,USD,Prospecting,new,inbound,,,,\n" for i in range(9)]
+    first = import_file("deals", write(tmp_path, header + "".join(rows)), chunk_size=2)
+    moved = [
+        r.replace("Prospecting", "Closed Won") if i % 3 == 0 else r for i, r in enumerate(rows)
+    ]
+    second = import_file("deals", write(tmp_path, header + "".join(moved), "m.csv"), chunk_size=2)
+    # then every deal, stage change and timeline row is written once, and the connection is
+    # no longer shared with another thread
+    assert (first.created, second.updated, second.unchanged) == (9, 3, 6)
+    assert Deal.objects.filter(external_id__startswith="M-").count() == 9
+    assert DealStageChange.objects.filter(deal__external_id__startswith="M-").count() == 12
+    assert Activity.objects.filter(verb__in=["deal.imported", "deal.updated"]).count() == 12
+    assert Deal.objects.filter(stage=stages["Closed Won"]).count() == 3
+    assert not connection.allow_thread_sharing
+
+
+def test_a_key_repeated_in_the_next_chunk_refuses_the_file(account, rep, stages, tmp_path):
+    # given a deal whose key comes back in the very next chunk
+    header = DEALS.splitlines(keepends=True)[0]
+    rows = "".join(f"R-{i},ACC-1,Deal {i},1,USD,Prospecting,new,other,,,,\n" for i in range(3))
+    path = write(tmp_path, header + rows + "R-1,ACC-1,Again,1,USD,Prospecting,new,other,,,,\n")
+    before = counts()
+    # when it is imported two rows at a time, then the repeat is reported and nothing written
+    with pytest.raises(ImportRefused) as info:
+        import_file("deals", path, chunk_size=2)
+    assert f"{path}:5: external_id: 'R-1' appears more than once in the file" in (
+        info.value.report.errors
+    )
+    assert counts() == before
+    assert not connection.allow_thread_sharing
 
 
 def test_missing_required_column_is_reported_on_row_1(db, tmp_path):
