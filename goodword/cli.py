@@ -179,7 +179,9 @@ def apikey_revoke_cmd(prefix: str) -> None:
 def _register_app_commands() -> None:
     from goodword.crm.commands import export_cmd, import_cmd
     from goodword.demo.commands import demo
+    from goodword.signals.commands import writekey
 
+    main.add_command(writekey, "writekey")
     main.add_command(import_cmd, "import")
     main.add_command(export_cmd, "export")
     main.add_command(demo, "demo")

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "goodword.users",
     "goodword.crm",
     "goodword.jobs",
+    "goodword.signals",
 ]
 
 MIDDLEWARE = [

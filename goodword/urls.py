@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/login/", user_views.admin_login_redirect),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("goodword.signals.urls")),
     path("", include("goodword.crm.urls")),
 ]

@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from goodword.api import api
 from goodword.crm.models import Account, Activity, Contact, Deal, DealStageChange, Stage, Task
 from goodword.jobs.models import Job
+from goodword.signals.models import Event, Identity, WriteKey
 from goodword.users.models import APIKey, User
 from goodword.users.services import apikey_create
 
@@ -53,6 +54,15 @@ WEB: dict[str, Route] = {
 }
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
 PUBLIC = {"login", "logout"}
+# Segment-compatible event intake: its own keys (write keys, ingest API keys), no session.
+INGEST = {
+    "ingest-track",
+    "ingest-identify",
+    "ingest-group",
+    "ingest-page",
+    "ingest-screen",
+    "ingest-batch",
+}
 
 # API operations: "METHOD path" → what the path or body names.
 API: dict[str, str | None] = {
@@ -104,7 +114,18 @@ def test_every_route_is_covered():
         for route, name in _walk(get_resolver().url_patterns)
         if not route.startswith(("admin/", "api/"))
     }
-    assert names - PUBLIC == set(WEB)
+    assert names - PUBLIC - INGEST == set(WEB)
+
+
+@pytest.mark.parametrize("name", sorted(INGEST))
+def test_event_intake_needs_a_key_not_a_session(client, name, rep, account):
+    # given a logged-in user without any key
+    client.force_login(rep)
+    before = snapshot()
+    body = {"userId": "u1", "event": "x", "groupId": "ACC-1", "batch": []}
+    answer = client.post(reverse(name), data=body, content_type="application/json")
+    assert answer.status_code == 401
+    assert snapshot() == before
 
 
 def test_every_api_operation_is_covered():
@@ -122,7 +143,10 @@ def snapshot() -> list[Any]:
         Activity,
         Job,
         User,
-        APIKey,
+        Event,
+        Identity,
+        WriteKey,
+        APIKey,  # last: API tests leave out its last_used_at, which a request may set
     ]
     return [list(m._default_manager.order_by("pk").values()) for m in models]
 
