@@ -221,3 +221,9 @@ def test_writekey_cli_prints_the_key_once_and_revokes_it(db: Any) -> None:
     missing = runner.invoke(main, ["writekey", "revoke", "nope"])
     assert missing.exit_code == 1
     assert "no write key with prefix 'nope'" in missing.output
+
+
+def test_the_worker_places_held_events_as_upkeep() -> None:
+    from goodword.jobs.services import UPKEEP
+
+    assert UPKEEP["signals.events_place_held"].fn is events_place_held
