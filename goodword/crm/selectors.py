@@ -131,9 +131,12 @@ def deals_on_board(
     user: User, *, owner: User | None = None, source: str = "", kind: str = ""
 ) -> QuerySet[Deal]:
     """The deals a board shows to `user`, narrowed by the board's filters."""
-    qs = deals_visible_to(user)
-    filters = {"owner": owner, "source": source, "kind": kind}
-    return qs.filter(**{name: value for name, value in filters.items() if value})
+    return deals_visible_to(user).filter(**_given(owner=owner, source=source, kind=kind))
+
+
+def _given(**filters: Any) -> dict[str, Any]:
+    """The filters that were given a value (an empty one means "any")."""
+    return {name: value for name, value in filters.items() if value}
 
 
 class BoardTotal(NamedTuple):
@@ -167,7 +170,7 @@ def deal_board_totals(
         kept = DealTotal.objects.filter(
             Q(stage_id__in=open_ids) | Q(stage_id__in=closed_ids, closed_on__gte=since.date())
         )
-        kept = kept.filter(**{k: v for k, v in {"source": source, "kind": kind}.items() if v})
+        kept = kept.filter(**_given(source=source, kind=kind))
         rows: Iterable[Mapping[str, Any]] = kept.values("stage_id", "currency").annotate(
             n=Sum("deals"), total=Sum("amount")
         )

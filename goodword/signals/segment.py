@@ -9,11 +9,10 @@ carry their `type`, with an optional top-level `context` they share.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from goodword.lib.validators import parse_datetime
@@ -46,10 +45,10 @@ class Parsed:
     message_id: str
     type: str
     user_key: str
-    event: str = ""
-    group_id: str = ""
-    properties: dict[str, Any] = field(default_factory=dict)
-    timestamp: dt.datetime | None = None
+    event: str
+    group_id: str
+    properties: dict[str, Any]
+    timestamp: dt.datetime  # when it happened; the receiving time when the client gave none
 
 
 def read_body(raw: bytes, encoding: str, limit: int) -> Any:
@@ -188,8 +187,3 @@ def _timestamp(event: dict[str, Any], received_at: dt.datetime, bad: Any) -> dt.
     if sent is not None:
         return happened + (received_at - sent)
     return happened
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """For tests and clients: the body as the RudderStack SDK sends it."""
-    return gzip.compress(data)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from goodword.crm.models import Account
 from goodword.lib.errors import NotFound
-from goodword.lib.tokens import hash_secret, new_secret, prefix_of, same
+from goodword.lib.tokens import hash_secret, new_secret, prefix_of, record_use, same, typed_prefix
 from goodword.signals.models import Event, EventState, Identity, WriteKey
 from goodword.signals.segment import Parsed
 
@@ -38,7 +38,7 @@ def writekey_create(*, name: str = "", rate_limit: int | None = None) -> tuple[W
 
 def writekey_revoke(*, prefix: str) -> WriteKey:
     """Revoke the write key with this prefix. Raises NotFound if there is none."""
-    row = WriteKey.objects.filter(prefix=prefix.strip().removeprefix("gw_").split("_")[0]).first()
+    row = WriteKey.objects.filter(prefix=typed_prefix(prefix)).first()
     if row is None:
         raise NotFound(f"no write key with prefix {prefix!r}")
     WriteKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -54,9 +54,7 @@ def writekey_authenticate(key: str) -> WriteKey | None:
     row = WriteKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
     if row is None or not same(row.hashed_key, hash_secret(key)):
         return None
-    now = timezone.now()
-    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
-        WriteKey.objects.filter(pk=row.pk).update(last_used_at=now)
+    record_use(WriteKey, row)
     return row
 
 
@@ -112,12 +110,9 @@ def _identities_record(events: list[Parsed], accounts: dict[str, int]) -> set[st
     for e in events:
         if e.type == "group" and e.group_id in accounts:
             seen = latest.get(e.user_key)
-            if seen is None or (e.timestamp or dt.datetime.min.replace(tzinfo=dt.UTC)) >= (
-                seen.timestamp or dt.datetime.min.replace(tzinfo=dt.UTC)
-            ):
+            if seen is None or e.timestamp >= seen.timestamp:
                 latest[e.user_key] = e
     for user_key, e in latest.items():
-        assert e.timestamp is not None
         values = {"account_id": accounts[e.group_id], "group_id": e.group_id}
         updated = Identity.objects.filter(user_key=user_key, grouped_at__lte=e.timestamp).update(
             **values, grouped_at=e.timestamp
@@ -139,7 +134,7 @@ def _row(e: Parsed, account_id: int | None, received_at: dt.datetime) -> list[An
         e.group_id,
         account_id,
         json.dumps(e.properties, separators=(",", ":"), default=str),
-        e.timestamp or received_at,
+        e.timestamp,
         received_at,
         state,
     ]

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from goodword.lib.errors import Invalid, NotFound
-from goodword.lib.tokens import hash_secret, new_secret, prefix_of, same
+from goodword.lib.tokens import hash_secret, new_secret, prefix_of, record_use, same, typed_prefix
 from goodword.lib.validators import clean_email
 from goodword.users.models import APIKey, LoginFailure, Role, Scope, Team, User
 
@@ -109,7 +109,7 @@ def apikey_create(*, user: User, scopes: list[str], name: str = "") -> tuple[API
 @transaction.atomic
 def apikey_revoke(*, prefix: str) -> APIKey:
     """Revoke the key with this prefix. Raises NotFound if there is none (revoked is fine)."""
-    row = APIKey.objects.filter(prefix=prefix.strip().removeprefix("gw_").split("_")[0]).first()
+    row = APIKey.objects.filter(prefix=typed_prefix(prefix)).first()
     if row is None:
         raise NotFound(f"no API key with prefix {prefix!r}")
     if row.revoked_at is None:
@@ -128,10 +128,7 @@ def apikey_authenticate(key: str, scope: str) -> User | None:
         return None
     if not same(row.hashed_key, hash_secret(key)) or scope not in row.scopes:
         return None
-    now = timezone.now()
-    # Write last_used_at at most once a minute per key, not on every request.
-    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
-        APIKey.objects.filter(pk=row.pk).update(last_used_at=now)
+    record_use(APIKey, row)
     return row.user
 
 

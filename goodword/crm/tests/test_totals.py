@@ -196,9 +196,7 @@ def _board(user: User, since: dt.datetime, **filters: Any) -> dict[tuple[str, st
 
 
 @pytest.fixture
-def board_deals(
-    account: Account, rep: User, other_rep: User, stages: dict[str, Stage]
-) -> Callable[[], None]:
+def board_deals(account: Account, rep: User, other_rep: User, stages: dict[str, Stage]) -> None:
     since = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
     closed = {
         "before the window": since - dt.timedelta(seconds=1),
@@ -221,7 +219,6 @@ def board_deals(
             stage=stages["Prospecting"],
             data={"name": "open", "amount": amount, "currency": "EUR", "source": source},
         )
-    return lambda: None
 
 
 def test_the_board_window_starts_at_a_utc_midnight_on_both_paths(
