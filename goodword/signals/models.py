@@ -101,6 +101,23 @@ class Identity(models.Model):
         return f"{self.user_key} → {self.group_id}"
 
 
+class EventWeek(models.Model):
+    """Events per account and ISO week (Monday, UTC), counted as events reach the event
+    store, so pages can chart activity without opening the store, which one process writes."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(help_text="the Monday (UTC) the week starts")
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "week"], name="signals_eventweek_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.week}: {self.events}"
+
+
 class IngestLog(models.Model):
     """What one intake request (or one bulk import) did, appended without touching any shared
     row, so concurrent requests never wait on each other; the worker folds an hour's rows into
