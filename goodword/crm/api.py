@@ -6,19 +6,21 @@ service, render. Lists are paginated with limit/offset and report the total coun
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.params.functions import Path
 from pydantic import BeforeValidator, ConfigDict
 
 from goodword.crm import selectors, services
-from goodword.crm.models import Account, Contact, Deal, Stage, Task
+from goodword.crm.io.runs import importrun_create
+from goodword.crm.models import Account, Contact, Deal, ImportRun, Stage, Task
 from goodword.crm.schemas import (
     MAX_ID,
     NO_NUL,
@@ -472,3 +474,63 @@ def task_update(request: HttpRequest, payload: TaskPatch, task_id: int = _object
             actor=caller, task=task, data=_body(payload, "owner_email"), **owner
         )
     return TaskOut.of(task)
+
+
+# --- imports --------------------------------------------------------------------------
+
+
+class ImportRunOut(Schema):
+    id: int
+    kind: str
+    filename: str
+    dry_run: bool
+    status: Literal["queued", "running", "done", "refused", "failed"]
+    report: dict[str, Any] = Field(
+        description="When ended: rows, created, updated, unchanged, refused, errors (as "
+        '"FILE:ROW: column: reason"), error_count, summary; or message when the file could '
+        "not be read."
+    )
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @staticmethod
+    def of(run: ImportRun) -> ImportRunOut:
+        return ImportRunOut(
+            id=run.pk,
+            kind=run.kind,
+            filename=run.filename,
+            dry_run=run.dry_run,
+            status=run.status,  # type: ignore[arg-type]
+            report=run.report,
+            created_at=run.created_at,
+            finished_at=run.finished_at,
+        )
+
+
+ImportKind = Literal[
+    "users", "accounts", "contacts", "deals", "nps", "tickets", "messages", "goals", "events"
+]
+
+
+@router.post("/imports/{kind}", response={202: ImportRunOut, **ERRORS}, tags=["imports"])
+def import_create(
+    request: HttpRequest,
+    kind: ImportKind,
+    file: File[UploadedFile],
+    dry_run: QueryBool = False,
+) -> Status[ImportRunOut]:
+    """Upload a file to import (admins only): CSV for every kind, and .parquet, .csv or
+    .jsonl for events. The worker imports it, all or nothing; poll the run for its report."""
+    run = importrun_create(
+        actor=_caller(request),
+        kind=kind,
+        filename=file.name or "upload",
+        stream=file,
+        dry_run=dry_run,
+    )
+    return Status(202, ImportRunOut.of(run))
+
+
+@router.get("/import-runs/{run_id}", response={200: ImportRunOut, **ERRORS}, tags=["imports"])
+def import_get(request: HttpRequest, run_id: int = _object_id()) -> ImportRunOut:
+    return ImportRunOut.of(selectors.importrun_get_for(user=_caller(request), run_id=run_id))

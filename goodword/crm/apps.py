@@ -11,6 +11,7 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from goodword.crm.io import runs  # noqa: F401 - registers the import.run job handler
         from goodword.crm.services import deal_totals_compact
         from goodword.crm.triggers import after_migrate
         from goodword.jobs.services import upkeep

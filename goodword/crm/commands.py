@@ -13,6 +13,7 @@ import click
 from goodword.crm.io.presets import KINDS, PRESETS
 
 EXPORT_KINDS = (*KINDS, "tasks")
+IMPORT_KINDS = (*KINDS, "events")
 
 
 def _setup() -> None:
@@ -34,7 +35,7 @@ def _progress(total: int | None, unit: str, quiet: bool) -> Iterator[Callable[[i
 
 
 @click.command()
-@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("kind", type=click.Choice(list(IMPORT_KINDS)))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 @click.option(
@@ -46,11 +47,12 @@ def _progress(total: int | None, unit: str, quiet: bool) -> Iterator[Callable[[i
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def import_cmd(kind: str, file: str, dry_run: bool, preset: str, quiet: bool) -> None:
-    """Import users, accounts, contacts or deals from a CSV FILE.
+    """Import records from FILE: users, accounts, contacts, deals, and the signals nps,
+    tickets, messages and goals from CSV; usage events from .parquet, .csv or .jsonl.
 
     All or nothing: if any row is bad, every problem is listed as FILE:ROW: column: reason
-    and nothing is written. Records are matched by external_id (users by email), so
-    importing the same file again changes nothing.
+    and nothing is written. Records are matched by external_id (users by email; events by
+    message_id), so importing the same file again changes nothing.
     """
     _setup()
     from goodword.crm.io.importing import ImportFileError, ImportRefused, import_file
@@ -61,7 +63,12 @@ def import_cmd(kind: str, file: str, dry_run: bool, preset: str, quiet: bool) ->
         raise click.ClickException(f"{file}: {exc.strerror or exc}") from None
     try:
         with _progress(size, "B", quiet) as update:
-            report = import_file(kind, file, preset=preset, dry_run=dry_run, progress=update)
+            if kind == "events":
+                from goodword.signals.eventsimport import import_events
+
+                report = import_events(file, dry_run=dry_run, progress=update)
+            else:
+                report = import_file(kind, file, preset=preset, dry_run=dry_run, progress=update)
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
     except ImportRefused as exc:

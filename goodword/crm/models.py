@@ -312,3 +312,35 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.summary}"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    REFUSED = "refused", "Refused (bad rows; nothing written)"
+    FAILED = "failed", "Failed"
+
+
+class ImportRun(models.Model):
+    """A file uploaded through the API, imported by the worker; its report is kept here."""
+
+    kind = models.CharField(max_length=20)
+    filename = models.CharField(max_length=255, help_text="the name the file was uploaded as")
+    path = models.CharField(max_length=500, help_text="where the upload waits for the worker")
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    report = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.kind} #{self.pk} ({self.status})"

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from goodword.crm.models import Account, Activity, Contact, Deal, DealTotal, Stage, Task
+from goodword.crm.models import (
+    Account,
+    Activity,
+    Contact,
+    Deal,
+    DealTotal,
+    ImportRun,
+    Stage,
+    Task,
+)
 from goodword.lib.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
@@ -250,3 +259,14 @@ def _get[M: (Account, Contact, Deal, Task)](
     if write and not editable.filter(pk=pk).exists():
         raise Forbidden(f"you may see this {visible.model._meta.verbose_name} but not change it")
     return obj
+
+
+# --- import runs ----------------------------------------------------------------------
+
+
+def importrun_get_for(*, user: User, run_id: int) -> ImportRun:
+    """An import run, for admins (who alone may import). Raises NotFound otherwise."""
+    run = ImportRun.objects.filter(pk=run_id).first() if user.is_admin_role else None
+    if run is None:
+        raise NotFound("import run")
+    return run

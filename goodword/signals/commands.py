@@ -1,6 +1,10 @@
-"""`goodword writekey`: the keys products send events with (Segment's write keys)."""
+"""`goodword writekey` (the keys products send events with, Segment's write keys) and
+`goodword events stats`."""
 
 from __future__ import annotations
+
+import datetime as dt
+import json
 
 import click
 
@@ -43,3 +47,55 @@ def writekey_revoke_cmd(prefix: str) -> None:
 
     row = writekey_revoke(prefix=prefix)
     click.echo(f"Revoked write key {row.prefix}")
+
+
+@click.group()
+def events() -> None:
+    """The event intake: what it took in (`goodword import events FILE` loads a file)."""
+
+
+@events.command("stats")
+@click.option(
+    "--since",
+    default=None,
+    help="From this ISO date-time or date (UTC unless it has a zone), rounded down to the "
+    "hour; or a span back from now such as 24h or 7d. [default: all time]",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def events_stats_cmd(since: str | None, as_json: bool) -> None:
+    """Events received, stored, duplicates dropped, waiting for an account, and rejected
+    (by reason)."""
+    setup_django()
+    from goodword.signals.selectors import ingest_stats
+
+    stats = ingest_stats(since=_since(since))
+    if as_json:
+        click.echo(json.dumps(stats.as_json(), indent=2))
+        return
+    click.echo(f"since:                {stats.since.isoformat() if stats.since else 'all time'}")
+    click.echo(f"received:             {stats.received:,}")
+    click.echo(f"stored:               {stats.stored:,}")
+    click.echo(f"duplicates dropped:   {stats.duplicates:,}")
+    click.echo(f"held on arrival:      {stats.held:,}")
+    click.echo(f"waiting for account:  {stats.waiting:,} (now)")
+    rejected = sum(stats.rejected.values())
+    click.echo(f"rejected:             {rejected:,}")
+    for reason, count in sorted(stats.rejected.items(), key=lambda kv: (-kv[1], kv[0])):
+        click.echo(f"  {reason}: {count:,}")
+
+
+def _since(raw: str | None) -> dt.datetime | None:
+    if raw is None:
+        return None
+    from django.utils import timezone
+
+    from goodword.lib.validators import parse_datetime
+
+    value = raw.strip().lower()
+    units = {"h": "hours", "d": "days"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return timezone.now() - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        return parse_datetime(raw)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None

@@ -89,6 +89,9 @@ def events_of(body: Any, path_type: str | None) -> list[tuple[int, Any]]:
     if not isinstance(batch, list):
         raise Malformed('a batch must be {"batch": [event, ...]}')
     shared = body.get("context") if isinstance(body.get("context"), dict) else {}
+    # SDKs stamp sentAt once, on the batch: each event without its own takes it, so the
+    # clock-skew correction applies to their events too.
+    sent_at = body.get("sentAt")
     events = []
     for i, event in enumerate(batch):
         if isinstance(event, dict) and shared:
@@ -97,6 +100,8 @@ def events_of(body: Any, path_type: str | None) -> list[tuple[int, Any]]:
                 **event,
                 "context": {**shared, **(context if isinstance(context, dict) else {})},
             }
+        if isinstance(event, dict) and sent_at is not None and "sentAt" not in event:
+            event = {**event, "sentAt": sent_at}
         events.append((i, event))
     return events
 

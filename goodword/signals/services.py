@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from goodword.crm.models import Account
 from goodword.lib.errors import NotFound
 from goodword.lib.tokens import hash_secret, new_secret, prefix_of, record_use, same, typed_prefix
-from goodword.signals.models import Event, EventState, Identity, WriteKey
+from goodword.signals.models import Event, EventState, Identity, IngestLog, WriteKey
 from goodword.signals.segment import Parsed
 
 # --- write keys -----------------------------------------------------------------------
@@ -75,10 +76,30 @@ COLUMNS = (
 
 
 @transaction.atomic
-def events_ingest(*, events: list[Parsed], received_at: dt.datetime) -> Ingested:
+def events_ingest(
+    *,
+    events: list[Parsed],
+    received_at: dt.datetime,
+    received: int | None = None,
+    rejected: dict[str, int] | None = None,
+) -> Ingested:
     """Store events (already checked); each goes to its account (context.groupId, else its
     user's latest group call) or is held until that is known. Group calls record who belongs
-    where and place that user's held events."""
+    where and place that user's held events. The request's counts (`received` events in all,
+    `rejected` by reason) go to the ingest log in the same transaction."""
+    result = _ingest(events, received_at)
+    ingest_log_write(
+        at=received_at,
+        received=len(events) if received is None else received,
+        stored=result.stored,
+        duplicates=result.duplicates,
+        held=result.held,
+        rejected=rejected or {},
+    )
+    return result
+
+
+def _ingest(events: list[Parsed], received_at: dt.datetime) -> Ingested:
     if not events:
         return Ingested(0, 0, 0)
     accounts = _accounts_by_group({e.group_id for e in events if e.group_id})
@@ -89,12 +110,10 @@ def events_ingest(*, events: list[Parsed], received_at: dt.datetime) -> Ingested
         )
     )
     rows = []
-    held = 0
     for e in events:
         account_id = accounts.get(e.group_id) if e.group_id else known.get(e.user_key)
-        held += account_id is None
         rows.append(_row(e, account_id, received_at))
-    stored = _insert(rows)
+    stored, held = _insert(rows)
     events_place_held(user_keys=grouped)
     return Ingested(stored, len(rows) - stored, held)
 
@@ -143,22 +162,25 @@ def _row(e: Parsed, account_id: int | None, received_at: dt.datetime) -> list[An
 INSERT_ROWS = 500  # rows per statement: 5,000 parameters, within SQLite's limit
 
 
-def _insert(rows: list[list[Any]]) -> int:
-    """INSERT … ON CONFLICT (message_id) DO NOTHING; returns how many rows were new."""
+def _insert(rows: list[list[Any]]) -> tuple[int, int]:
+    """INSERT … ON CONFLICT (message_id) DO NOTHING; returns how many rows were new, and how
+    many of those are held."""
     adapt = connection.ops.adapt_datetimefield_value
-    stored = 0
+    stored = held = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_ROWS):
             part = rows[start : start + INSERT_ROWS]
             marks = ", ".join(["(" + ", ".join(["%s"] * len(part[0])) + ")"] * len(part))
             sql = (
                 f"INSERT INTO signals_event ({COLUMNS}) VALUES {marks} "  # noqa: S608
-                "ON CONFLICT (message_id) DO NOTHING RETURNING 1"
+                "ON CONFLICT (message_id) DO NOTHING RETURNING state"
             )
             params = [adapt(v) if isinstance(v, dt.datetime) else v for row in part for v in row]
             cursor.execute(sql, params)
-            stored += len(cursor.fetchall())
-    return stored
+            states = [state for (state,) in cursor.fetchall()]
+            stored += len(states)
+            held += states.count(EventState.HELD)
+    return stored, held
 
 
 def events_place_held(*, user_keys: Iterable[str] | None = None) -> int:
@@ -184,3 +206,79 @@ def events_place_held(*, user_keys: Iterable[str] | None = None) -> int:
             account_id=account_id, state=EventState.PLACED
         )
     return placed
+
+
+# --- the ingest log and retention ------------------------------------------------------
+
+RETENTION_DAYS = 30  # message ids of events in the store are refused here for this long
+
+
+def _hour(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def ingest_log_write(
+    *,
+    at: dt.datetime,
+    received: int = 0,
+    stored: int = 0,
+    duplicates: int = 0,
+    held: int = 0,
+    rejected: dict[str, int] | None = None,
+    source: str = "http",
+) -> None:
+    """Append one request's (or one import's) counts; no shared row is touched, so
+    concurrent requests never wait on each other here."""
+    if not (received or stored or duplicates or held or rejected):
+        return
+    IngestLog.objects.create(
+        at=_hour(at),
+        source=source,
+        received=received,
+        stored=stored,
+        duplicates=duplicates,
+        held=held,
+        rejected=rejected or {},
+    )
+
+
+def ingest_log_compact(*, now: dt.datetime | None = None) -> int:
+    """Fold each finished hour's rows (per source) into one; returns the rows removed. Only
+    hours that ended over an hour ago are folded, so no request is still writing to them;
+    the rows folded are named by id, so a row added meanwhile is left for the next turn."""
+    cutoff = _hour(now or timezone.now()) - dt.timedelta(hours=1)
+    removed = 0
+    groups = (
+        IngestLog.objects.filter(at__lt=cutoff)
+        .values_list("at", "source")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    for at, source, _ in list(groups):
+        with transaction.atomic():
+            rows = list(IngestLog.objects.filter(at=at, source=source))
+            folded = IngestLog(at=at, source=source, rejected={})
+            for row in rows:
+                for name in ("received", "stored", "duplicates", "held"):
+                    setattr(folded, name, getattr(folded, name) + getattr(row, name))
+                for reason, n in row.rejected.items():
+                    folded.rejected[reason] = folded.rejected.get(reason, 0) + n
+            removed += IngestLog.objects.filter(pk__in=[r.pk for r in rows]).delete()[0] - 1
+            folded.save()
+    return removed
+
+
+def events_forget(*, now: dt.datetime | None = None, batch: int = 10_000) -> int:
+    """Delete events that reached the store over RETENTION_DAYS ago (the store keeps them;
+    this table only needs their message ids that long). Returns how many were deleted."""
+    before = (now or timezone.now()) - dt.timedelta(days=RETENTION_DAYS)
+    deleted = 0
+    while True:
+        ids = list(
+            Event.objects.filter(state=EventState.STORED, received_at__lt=before).values_list(
+                "pk", flat=True
+            )[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += Event.objects.filter(pk__in=ids).delete()[0]

@@ -28,7 +28,7 @@ def insert(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
 
 def _copy(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    fields = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
     # get_default() also gives what the ORM would store for a field without one ("" or None).
     defaults = {f.attname: f.get_default() for f in fields}
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}

@@ -50,6 +50,10 @@ _SOURCES: dict[str, dict[str, str]] = {
         "stage": "stage__name",
         "owner_email": "owner__email",
     },
+    "nps": {"account_external_id": "account__external_id"},
+    "tickets": {"account_external_id": "account__external_id", "csat": "csat_raw"},
+    "messages": {"account_external_id": "account__external_id"},
+    "goals": {"account_external_id": "account__external_id"},
     "tasks": {
         "owner_email": "owner__email",
         "account_external_id": "account__external_id",
@@ -72,6 +76,11 @@ def _queryset(kind: str, user: User | None) -> QuerySet[Any]:
         if user is not None and not (user.is_admin_role or user.is_manager):
             users = users.filter(pk=user.pk)
         return users
+    signals = _signals(kind)
+    if signals is not None:
+        if user is None:
+            return signals
+        return signals.filter(account__in=selectors.accounts_visible_to(user))
     if user is None:
         everything: dict[str, QuerySet[Any]] = {
             "accounts": Account.objects.all(),
@@ -89,16 +98,39 @@ def _queryset(kind: str, user: User | None) -> QuerySet[Any]:
     return visible[kind](user)
 
 
-def export_rows(kind: str, *, user: User | None = None) -> Iterator[tuple[Any, ...]]:
-    """The records of `kind` as tuples in the order of `columns(kind)`, oldest first."""
+def _signals(kind: str) -> QuerySet[Any] | None:
+    from goodword.signals.models import Goal, Message, NpsResponse, Ticket
+
+    models: dict[str, QuerySet[Any]] = {
+        "nps": NpsResponse.objects.all(),
+        "tickets": Ticket.objects.all(),
+        "messages": Message.objects.all(),
+        "goals": Goal.objects.all(),
+    }
+    return models.get(kind)
+
+
+def export_rows(
+    kind: str, *, user: User | None = None, account: int | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """The records of `kind` as tuples in the order of `columns(kind)`, oldest first; given
+    an account id, only that account's (a kind without an account raises ValueError)."""
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(EXPORT_KINDS)}")
     sources = _SOURCES[kind]
     paths = [sources.get(column, column) for column in columns(kind)]
-    rows = _queryset(kind, user).order_by("pk").values_list(*paths)
+    rows = _of_account(_queryset(kind, user), kind, account).order_by("pk").values_list(*paths)
     convert = _contact_row if kind == "contacts" else None
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         yield convert(row) if convert else row
+
+
+def _of_account(qs: QuerySet[Any], kind: str, account: int | None) -> QuerySet[Any]:
+    if account is None:
+        return qs
+    if kind == "users":
+        raise ValueError("users belong to no account")
+    return qs.filter(pk=account) if kind == "accounts" else qs.filter(account_id=account)
 
 
 def _contact_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -112,11 +144,13 @@ def _csv_cells(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(";".join(v) if isinstance(v, list) else v for v in row)
 
 
-def export_lines(kind: str, *, fmt: str = "csv", user: User | None = None) -> Iterator[str]:
+def export_lines(
+    kind: str, *, fmt: str = "csv", user: User | None = None, account: int | None = None
+) -> Iterator[str]:
     """The export as text, piece by piece (for files and streaming HTTP responses)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    rows = export_rows(kind, user=user)
+    rows = export_rows(kind, user=user, account=account)
     if fmt == "csv":
         return csv_lines(list(columns(kind)), map(_csv_cells, rows))
     return _json_lines(columns(kind), rows)

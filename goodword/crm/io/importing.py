@@ -1,4 +1,5 @@
-"""Importing a CSV file of users, accounts, contacts or deals: all or nothing.
+"""Importing a CSV file of users, accounts, contacts, deals, or signals (NPS answers, tickets,
+messages, goals): all or nothing.
 
 The file is streamed in chunks inside one transaction. Every row is checked; if any is bad,
 the transaction is rolled back and ImportRefused lists each problem as FILE:ROW: column:
@@ -21,6 +22,7 @@ from goodword.crm.io.presets import KINDS, PRESETS
 from goodword.crm.io.reading import RowReader
 from goodword.crm.io.report import ImportFileError, ImportRefused, ImportReport
 from goodword.crm.services import deal_totals_compact
+from goodword.signals.importers import SIGNAL_IMPORTERS
 
 CHUNK_SIZE = 2000
 
@@ -92,7 +94,9 @@ def _header_ok(reader: RowReader, report: ImportReport) -> bool:
 
 def _run(reader: RowReader, report: ImportReport, path: str | os.PathLike[str], size: int) -> None:
     with transaction.atomic():
-        importer = IMPORTERS[report.kind](report, reader.header, timezone.now())
+        importer = (IMPORTERS | SIGNAL_IMPORTERS)[report.kind](
+            report, reader.header, timezone.now()
+        )
         _guard(lambda: _process(importer, reader, size), path)
         if importer.duplicates.candidates:
             _report_repeats(importer, path, report)

@@ -27,7 +27,7 @@ from goodword.lib.validators import clean_email
 from goodword.users.models import Role, Team, User
 
 
-class _References(Importer):
+class References(Importer):
     """An importer whose rows name users (owner, CSM) and accounts by external id."""
 
     def __init__(self, report: ImportReport, header: Header, now: dt.datetime) -> None:
@@ -76,7 +76,7 @@ def _clean(
 # --- accounts -------------------------------------------------------------------------
 
 
-class AccountImporter(_References):
+class AccountImporter(References):
     kind = "accounts"
     model = Account
     activity_type = "account"
@@ -115,7 +115,7 @@ class AccountImporter(_References):
 # --- contacts -------------------------------------------------------------------------
 
 
-class ContactImporter(_References):
+class ContactImporter(References):
     kind = "contacts"
     model = Contact
     activity_type = "contact"
@@ -182,7 +182,7 @@ class ContactImporter(_References):
 # --- deals ----------------------------------------------------------------------------
 
 
-class DealImporter(_References):
+class DealImporter(References):
     kind = "deals"
     model = Deal
     activity_type = "deal"

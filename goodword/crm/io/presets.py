@@ -52,6 +52,45 @@ KINDS: dict[str, tuple[str, ...]] = {
         "close_date",
         "closed_at",
     ),
+    # Signals (goodword/signals/importers.py): our own column names only.
+    "nps": (
+        "external_id",
+        "account_external_id",
+        "contact_email",
+        "score",
+        "comment",
+        "responded_at",
+    ),
+    "tickets": (
+        "external_id",
+        "account_external_id",
+        "contact_email",
+        "opened_at",
+        "closed_at",
+        "priority",
+        "escalated",
+        "csat",
+        "csat_scale",
+        "text",
+    ),
+    "messages": (
+        "external_id",
+        "account_external_id",
+        "contact_email",
+        "received_at",
+        "channel",
+        "text",
+    ),
+    "goals": (
+        "external_id",
+        "account_external_id",
+        "name",
+        "event",
+        "measure",
+        "target",
+        "starts_at",
+        "due_at",
+    ),
 }
 
 # Columns a file must have: the key that makes re-import an upsert, and what a new row needs.
@@ -60,6 +99,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "accounts": ("external_id", "name"),
     "contacts": ("external_id", "account_external_id", "email"),
     "deals": ("external_id", "account_external_id", "name", "stage"),
+    "nps": ("external_id", "account_external_id", "score", "responded_at"),
+    "tickets": ("external_id", "account_external_id", "opened_at"),
+    "messages": ("external_id", "account_external_id", "received_at", "channel", "text"),
+    "goals": ("external_id", "account_external_id", "name", "event", "target", "starts_at"),
 }
 
 PRESETS = ("native", "hubspot", "salesforce")
@@ -422,7 +465,7 @@ def aliases(preset: str, kind: str) -> dict[str, str]:
     table: dict[str, str] = {column.casefold(): column for column in KINDS[kind]}
     if preset != "native":
         extra = _hubspot_aliases() if preset == "hubspot" else _salesforce_aliases()
-        for column, names in extra[kind].items():
+        for column, names in extra.get(kind, {}).items():
             for name in names:
                 table.setdefault(name.casefold(), column)
     return table

@@ -18,6 +18,8 @@ from goodword.lib.csvsafe import restore
 # Numbers and dates are never neutralised on export; everything else is text and restored.
 NOT_TEXT = frozenset(
     {"employees", "arr", "amount", "customer_since", "created_at", "close_date", "closed_at"}
+    | {"score", "responded_at", "opened_at", "csat", "received_at", "target", "starts_at"}
+    | {"due_at"}
 )
 
 # Cells may be long (notes, past employers); the csv module's default limit is 128 KiB.
