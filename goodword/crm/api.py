@@ -516,11 +516,14 @@ ImportKind = Literal[
 def import_create(
     request: HttpRequest,
     kind: ImportKind,
-    file: File[UploadedFile],
+    file: File[UploadedFile | None] = None,
     dry_run: QueryBool = False,
 ) -> Status[ImportRunOut]:
     """Upload a file to import (admins only): CSV for every kind, and .parquet, .csv or
     .jsonl for events. The worker imports it, all or nothing; poll the run for its report."""
+    # Django's multipart parser drops an empty file part, so "missing" and "empty" are one.
+    if file is None or not file.size:
+        raise Invalid({"file": ["upload a non-empty file as the multipart field `file`"]})
     run = importrun_create(
         actor=_caller(request),
         kind=kind,

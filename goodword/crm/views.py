@@ -39,6 +39,7 @@ from goodword.crm.forms import (
 from goodword.crm.models import Account, Deal, Task, TaskStatus
 from goodword.lib.csvsafe import csv_lines
 from goodword.lib.errors import Forbidden, Invalid, NotFound
+from goodword.signals.selectors import account_signals
 from goodword.users.models import User
 
 PAGE_SIZE = 50
@@ -369,6 +370,7 @@ def _account_page(
         "open_tasks": tasks.filter(status=TaskStatus.OPEN).order_by("due_at", "id")[:100],
         "recent_tasks": tasks.exclude(status=TaskStatus.OPEN).order_by("-completed_at")[:10],
         "activities": selectors.activities_for_account(account, limit=50),
+        "signals": account_signals(account=account, now=timezone.now()),
         "stages": list(selectors.stages_list()),
         "today": _day_bounds(timezone.now())[0],
         "done_form": TaskDoneForm(),

@@ -17,9 +17,28 @@ from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from goodword.api import api
-from goodword.crm.models import Account, Activity, Contact, Deal, DealStageChange, Stage, Task
+from goodword.crm.io.runs import importrun_create
+from goodword.crm.models import (
+    Account,
+    Activity,
+    Contact,
+    Deal,
+    DealStageChange,
+    ImportRun,
+    Stage,
+    Task,
+)
 from goodword.jobs.models import Job
-from goodword.signals.models import Event, Identity, WriteKey
+from goodword.signals.models import (
+    Event,
+    Goal,
+    Identity,
+    IngestLog,
+    Message,
+    NpsResponse,
+    Ticket,
+    WriteKey,
+)
 from goodword.users.models import APIKey, User
 from goodword.users.services import apikey_create
 
@@ -51,7 +70,18 @@ WEB: dict[str, Route] = {
     "deal-detail": Route("deal", ("GET", "POST")),
     "deal-edit": Route("deal", ("GET", "POST")),
     "deal-move": Route("deal", ("GET", "POST")),
+    "signals-nps": Route(None, ("GET",)),
+    "signals-nps-export": Route(None, ("GET",)),
+    "signals-tickets": Route(None, ("GET",)),
+    "signals-tickets-export": Route(None, ("GET",)),
+    "signals-messages": Route(None, ("GET",)),
+    "signals-messages-export": Route(None, ("GET",)),
+    "signals-goals": Route(None, ("GET",)),
+    "signals-goals-export": Route(None, ("GET",)),
+    "signals-weeks-export": Route(None, ("GET",)),
 }
+# Pages for admins only: everyone else gets 404, as for a page that does not exist.
+ADMIN_ONLY = {"intake-status"}
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
 PUBLIC = {"login", "logout"}
 # Segment-compatible event intake: its own keys (write keys, ingest API keys), no session.
@@ -83,6 +113,9 @@ API: dict[str, str | None] = {
     "POST /api/v1/tasks": "body:account",
     "GET /api/v1/tasks/{task_id}": "task",
     "PATCH /api/v1/tasks/{task_id}": "task",
+    # Imports are for admins only: see test_only_admins_may_import_or_read_import_runs.
+    "POST /api/v1/imports/{kind}": "import",
+    "GET /api/v1/import-runs/{run_id}": "import",
 }
 
 # Readers to whom the West team's records are foreign: they must get 404.
@@ -114,7 +147,7 @@ def test_every_route_is_covered():
         for route, name in _walk(get_resolver().url_patterns)
         if not route.startswith(("admin/", "api/"))
     }
-    assert names - PUBLIC - INGEST == set(WEB)
+    assert names - PUBLIC - INGEST - ADMIN_ONLY == set(WEB)
 
 
 @pytest.mark.parametrize("name", sorted(INGEST))
@@ -125,7 +158,27 @@ def test_event_intake_needs_a_key_not_a_session(client, name, rep, account):
     body = {"userId": "u1", "event": "x", "groupId": "ACC-1", "batch": []}
     answer = client.post(reverse(name), data=body, content_type="application/json")
     assert answer.status_code == 401
+    # then nothing changed but the intake's count of refused requests
+    assert list(IngestLog.objects.values_list("rejected", flat=True)) == [
+        {"unknown or missing key (requests)": 1}
+    ]
+    IngestLog.objects.all().delete()
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+@pytest.mark.parametrize("name", sorted(ADMIN_ONLY))
+def test_admin_only_route_is_404_for_everyone_else(client, world, role, name):
+    # given a signed-in user who is not an admin
+    client.force_login(world["users"][role])
+    before = snapshot()
+    # when they ask for an admin page, then it does not exist for them; POST is not a method
+    assert client.get(reverse(name)).status_code == 404
+    assert client.post(reverse(name), _post_data()).status_code == 405
+    assert snapshot() == before
+    # and an admin sees it
+    client.force_login(world["users"]["admin"])
+    assert client.get(reverse(name)).status_code == 200
 
 
 def test_every_api_operation_is_covered():
@@ -145,6 +198,12 @@ def snapshot() -> list[Any]:
         User,
         Event,
         Identity,
+        IngestLog,
+        NpsResponse,
+        Ticket,
+        Message,
+        Goal,
+        ImportRun,
         WriteKey,
         APIKey,  # last: API tests leave out its last_used_at, which a request may set
     ]
@@ -303,7 +362,8 @@ def _api_call(
 @pytest.mark.parametrize("role", BLIND)
 # Creating an account or listing stages names no existing record: nothing foreign to reach.
 @pytest.mark.parametrize(
-    "operation", sorted(op for op, kind in API.items() if kind not in {"create", "stages"})
+    "operation",
+    sorted(op for op, kind in API.items() if kind not in {"create", "stages", "import"}),
 )
 def test_api_operation_hides_foreign_records(client, world, role, operation):
     target_kind = API[operation]
@@ -329,4 +389,25 @@ def test_api_manager_of_another_team_cannot_change(client, world, operation):
     response = _api_call(client, operation, API[operation], world["east"], headers)
     assert response.status_code == 403, response.content
     assert response.json()["code"] == "forbidden"
+    assert snapshot()[:-1] == before[:-1]
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager"])
+def test_only_admins_may_import_or_read_import_runs(client, world, role, tmp_path):
+    # given an import run an admin started
+    upload = tmp_path / "nps.csv"
+    upload.write_bytes(b"external_id,account_external_id,score,responded_at\n")
+    with upload.open("rb") as stream:
+        run = importrun_create(
+            actor=world["users"]["admin"], kind="nps", filename="nps.csv", stream=stream
+        )
+    headers = _bearer(world["users"][role])
+    before = snapshot()
+    # when anyone else uploads a file or asks for the run
+    with upload.open("rb") as stream:
+        posted = client.post("/api/v1/imports/nps", {"file": stream}, **headers)
+    got = client.get(f"/api/v1/import-runs/{run.pk}", **headers)
+    # then the upload is refused, the run is not found, and nothing changed
+    assert (posted.status_code, posted.json()["code"]) == (403, "forbidden")
+    assert (got.status_code, got.json()["code"]) == (404, "not_found")
     assert snapshot()[:-1] == before[:-1]

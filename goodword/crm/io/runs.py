@@ -114,7 +114,8 @@ def _import(run: ImportRun) -> ImportReport:
     if run.kind == "events":
         from goodword.signals.eventsimport import import_events
 
-        return import_events(run.path, dry_run=run.dry_run)
+        report: ImportReport = import_events(run.path, dry_run=run.dry_run)
+        return report
     from goodword.crm.io.importing import import_file
 
     return import_file(run.kind, run.path, dry_run=run.dry_run)

@@ -633,6 +633,8 @@ def test_openapi_schema_is_public(client: Client) -> None:
         f"{API}/tasks",
         f"{API}/tasks/{{task_id}}",
         f"{API}/stages",
+        f"{API}/imports/{{kind}}",
+        f"{API}/import-runs/{{run_id}}",
     }
     assert set(paths[f"{API}/accounts/{{account_id}}"]["patch"]["responses"]) == {
         "200",

@@ -77,6 +77,8 @@ def test_a_dry_run_reports_and_writes_nothing(
 def test_an_unknown_kind_or_an_events_file_of_another_type_is_refused(
     client: Client, admin_user: User
 ) -> None:
+    empty = upload(client, admin_user, "/imports/nps", "x.csv", b"")
+    assert (empty.status_code, empty.json()["code"]) == (400, "invalid")
     unknown = upload(client, admin_user, "/imports/invoices", "x.csv", b"a\n")
     wrong_type = upload(client, admin_user, "/imports/events", "events.xlsx", b"a\n")
     assert unknown.status_code == 422
