@@ -179,10 +179,11 @@ def apikey_revoke_cmd(prefix: str) -> None:
 def _register_app_commands() -> None:
     from goodword.crm.commands import export_cmd, import_cmd
     from goodword.demo.commands import demo
-    from goodword.signals.commands import events, writekey
+    from goodword.signals.commands import events, praise, writekey
 
     main.add_command(writekey, "writekey")
     main.add_command(events, "events")
+    main.add_command(praise, "praise")
     main.add_command(import_cmd, "import")
     main.add_command(export_cmd, "export")
     main.add_command(demo, "demo")

@@ -99,3 +99,42 @@ def _since(raw: str | None) -> dt.datetime | None:
         return parse_datetime(raw)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
+@click.group()
+def praise() -> None:
+    """The praise scorer that ticket texts and messages go through."""
+
+
+@praise.command("score")
+@click.argument("text")
+def praise_score_cmd(text: str) -> None:
+    """Print TEXT's praise score (0 to 1), whether it counts as praise, and why."""
+    from goodword.engine import praise as scorer
+
+    value = scorer.score(text)
+    verdict = "praise" if value >= scorer.THRESHOLD else "not praise"
+    click.echo(f"{value:.3f} ({verdict} at the threshold {scorer.THRESHOLD})")
+    for cue in scorer.cues(text):
+        click.echo(f"  {cue}")
+
+
+@praise.command("evaluate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="[default: 0.5]")
+def praise_evaluate_cmd(file: str, threshold: float | None) -> None:
+    """Precision and recall on FILE, JSON lines of {"text": ..., "label": ...} where only the
+    label "praise" counts as praise (the tests' sets: goodword/engine/tests/data/)."""
+    from goodword.engine import praise as scorer
+
+    try:
+        examples = scorer.load_labelled(file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    chosen = scorer.THRESHOLD if threshold is None else threshold
+    result = scorer.evaluate(((m.text, m.praise) for m in examples), chosen)
+    click.echo(
+        f"{len(examples)} messages, threshold {chosen}: precision {result.precision:.3f}, "
+        f"recall {result.recall:.3f} (tp {result.tp}, fp {result.fp}, fn {result.fn}, "
+        f"tn {result.tn})"
+    )
