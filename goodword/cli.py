@@ -25,12 +25,13 @@ class Group(click.Group):
         from django.db import Error as DatabaseError
 
         from goodword.lib.errors import Forbidden, Invalid, NotFound
+        from goodword.signals.store import StoreError
 
         try:
             return super().invoke(ctx)
         except Invalid as exc:
             raise click.ClickException(exc.message) from None
-        except (NotFound, Forbidden) as exc:
+        except (NotFound, Forbidden, StoreError) as exc:
             raise click.ClickException(str(exc)) from None
         except DatabaseError as exc:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -6,12 +6,13 @@ Kept apart from settings.py so the parsing can be tested without reloading Djang
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 
 class ConfigError(Exception):
@@ -188,3 +189,145 @@ def secret_key(home: Path, debug: bool, environ: Mapping[str, str] | None = None
     with os.fdopen(fd, "w") as handle:
         handle.write(generated)
     return generated
+
+
+# --- the event store (GOODWORD_EVENTS_URL) ----------------------------------------------
+
+EVENTS_VAR = "GOODWORD_EVENTS_URL"
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|[A-Za-z0-9.-]+:\d+)$")
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    """Where the event store is. `backend` is "duckdb" (a file Goodword owns), "postgres" (a
+    table Goodword creates, or reads in place with readonly=1) or "pyspark" (a table or files
+    of the team's, always read in place)."""
+
+    backend: str
+    path: str = ""  # duckdb: the file
+    # postgres: the connection URL without Goodword's own options; kept out of repr (and so
+    # out of DEBUG error pages), as it may hold a password
+    dsn: str = field(default="", repr=False)
+    schema: str = ""  # postgres
+    table: str = "events"  # postgres, pyspark (db.table allowed)
+    master: str = ""  # pyspark: local[N] or spark://host:port
+    source: str = ""  # pyspark: files read in place instead of a table
+    source_format: str = "parquet"
+    options: tuple[tuple[str, str], ...] = ()  # duckdb settings, or spark.* session settings
+    read_only: bool = False
+
+    def describe(self) -> str:
+        """Where the store is, for messages (never with a password)."""
+        if self.backend == "duckdb":
+            return f"DuckDB file {self.path}"
+        if self.backend == "postgres":
+            host = urlsplit(self.dsn).hostname or "localhost"
+            return f"PostgreSQL table {self.schema}.{self.table} on {host}"
+        return f"Spark ({self.master}) {self.source or self.table}"
+
+
+def events_config(url: str | None, home: Path) -> EventsConfig:
+    """Parse GOODWORD_EVENTS_URL; unset means a DuckDB file under GOODWORD_HOME."""
+    if not url:
+        return EventsConfig("duckdb", path=str(home / "events.duckdb"))
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not rest:
+        raise ConfigError(
+            f"{EVENTS_VAR}={url!r} is not a URL (duckdb:///path, postgres://…, spark://…)"
+        )
+    if scheme == "duckdb":
+        return _duckdb_events(url)
+    if scheme in {"postgres", "postgresql"}:
+        return _postgres_events(url)
+    if scheme == "spark":
+        return _spark_events(rest)
+    raise ConfigError(
+        f"{EVENTS_VAR} has unsupported scheme {scheme!r} (use duckdb:///, postgres:// or spark://)"
+    )
+
+
+def _options(query: str, allowed: set[str], prefix: str = "") -> dict[str, str]:
+    options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    unknown = [k for k in options if k not in allowed and not (prefix and k.startswith(prefix))]
+    if unknown:
+        known = ", ".join(sorted(allowed) + ([f"{prefix}*"] if prefix else []))
+        raise ConfigError(f"{EVENTS_VAR} has unknown option(s) {', '.join(unknown)} ({known})")
+    return options
+
+
+def _identifier(options: dict[str, str], name: str, default: str, dotted: bool = False) -> str:
+    value = options.get(name, default)
+    parts = value.split(".") if dotted else [value]
+    if not all(IDENTIFIER.match(part) for part in parts):
+        raise ConfigError(f"{EVENTS_VAR} option {name}={value!r} is not a plain SQL name")
+    return value
+
+
+def _duckdb_events(url: str) -> EventsConfig:
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if parts.netloc or not path.startswith("/") or path == "/":
+        raise ConfigError(
+            f"{EVENTS_VAR} names no DuckDB file by absolute path (duckdb:///srv/goodword/events.duckdb)"
+        )
+    options = _options(parts.query, {"memory_limit", "threads"})
+    return EventsConfig("duckdb", path=path, options=tuple(sorted(options.items())))
+
+
+def _postgres_events(url: str) -> EventsConfig:
+    parts = urlsplit(url)
+    if not parts.path.strip("/"):
+        raise ConfigError(f"{EVENTS_VAR} names no database (postgres://user@host:port/NAME)")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        raise ConfigError(f"{EVENTS_VAR} has a malformed port") from None
+    ours = {"schema", "table", "readonly"}
+    given = parse_qs(parts.query, keep_blank_values=True)
+    options = {k: v[-1] for k, v in given.items() if k in ours}
+    passed = [(k, v) for k, values in given.items() if k not in ours for v in values]
+    dsn = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(passed)))
+    return EventsConfig(
+        "postgres",
+        dsn=dsn,
+        schema=_identifier(options, "schema", "public"),
+        table=_identifier(options, "table", "events"),
+        read_only=_flag(options, "readonly"),
+    )
+
+
+def _flag(options: dict[str, str], name: str) -> bool:
+    value = options.get(name, "0").strip().lower()
+    if value not in TRUE | FALSE:
+        raise ConfigError(f"{EVENTS_VAR} option {name}={value!r} is not a boolean (1 or 0)")
+    return value in TRUE
+
+
+def _spark_events(rest: str) -> EventsConfig:
+    master, _, query = rest.partition("?")
+    if not SPARK_MASTER.match(master):
+        raise ConfigError(
+            f"{EVENTS_VAR} names no Spark master (spark://local[2]?table=… or spark://host:7077?…)"
+        )
+    options = _options(query, {"table", "path", "format"}, prefix="spark.")
+    if ("table" in options) == ("path" in options):
+        raise ConfigError(
+            f"{EVENTS_VAR} must give exactly one of table=NAME or path=FILES for Spark "
+            "(Goodword reads the events there in place)"
+        )
+    source_format = options.pop("format", "parquet")
+    if source_format not in {"parquet", "orc", "json", "delta"}:
+        raise ConfigError(
+            f"{EVENTS_VAR} option format={source_format!r} (parquet, orc, json, delta)"
+        )
+    return EventsConfig(
+        "pyspark",
+        master=master if master.startswith("local") else f"spark://{master}",
+        table=_identifier(options, "table", "events", dotted=True),
+        source=options.pop("path", ""),
+        source_format=source_format,
+        options=tuple(sorted((k, v) for k, v in options.items() if k.startswith("spark."))),
+        read_only=True,
+    )

@@ -30,6 +30,16 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _own_event_store(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A DuckDB event store per test: one process may open a DuckDB file at a time, and
+    test workers run side by side."""
+    from goodword.config import EventsConfig
+
+    folder = tmp_path_factory.mktemp("store")
+    settings.EVENTS_STORE = EventsConfig("duckdb", path=str(folder / "events.duckdb"))
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., User]:
     def make(email: str, role: str = "rep", team: str = "East") -> User:

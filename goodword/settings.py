@@ -16,6 +16,7 @@ from goodword.config import (
     env_bool,
     env_int,
     env_list,
+    events_config,
     secret_key,
 )
 
@@ -29,6 +30,8 @@ try:
     SECRET_KEY = secret_key(GOODWORD_HOME, DEBUG)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
     DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), GOODWORD_HOME)}
+    # The event store: a DuckDB file under GOODWORD_HOME, or PostgreSQL or Spark (see config).
+    EVENTS_STORE = events_config(os.environ.get("GOODWORD_EVENTS_URL"), GOODWORD_HOME)
     _email = email_config()
     LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from goodword.crm.models import Account, Activity, Contact, Deal, DealStageChange, Stage, Task
 from goodword.crm.services import deal_totals_compact
 from goodword.demo import names
+from goodword.demo.activity import signals_write
 from goodword.demo.deals import DealPlan
 from goodword.demo.plan import (
     AccountPlan,
@@ -38,6 +39,7 @@ from goodword.demo.plan import (
     plan_staff,
     staff_tasks,
 )
+from goodword.signals import store
 from goodword.users.models import Team, User
 
 DEMO_PASSWORD = "goodword-demo"
@@ -62,13 +64,19 @@ class DemoSummary:
     stage_changes: int = 0
     tasks: int = 0
     activities: int = 0
+    events: int = 0
+    nps_responses: int = 0
+    tickets: int = 0
+    messages: int = 0
+    goals: int = 0
     seconds: float = 0.0
     logins: dict[str, str] = field(default_factory=dict)  # role -> e-mail
     password: str = DEMO_PASSWORD
 
     def counts(self) -> dict[str, int]:
         keys = ("teams", "users", "accounts", "contacts", "deals", "stage_changes", "tasks")
-        return {k: getattr(self, k) for k in (*keys, "activities")}
+        signals = ("events", "nps_responses", "tickets", "messages", "goals")
+        return {k: getattr(self, k) for k in (*keys, "activities", *signals)}
 
 
 def generate(
@@ -101,6 +109,7 @@ def generate(
     summary = DemoSummary()
     with transaction.atomic():  # never leave a wiped database without a pipeline or users
         wipe(progress=progress)
+        store_wipe()
         stages = stages_reset()
         people = _people_write(ctx, summary)
     with _bar(progress, accounts, "accounts") as bar:
@@ -109,7 +118,7 @@ def generate(
                 plan_account(ctx, i) for i in range(start, min(accounts, start + CHUNK_ACCOUNTS))
             ]
             with transaction.atomic():
-                _chunk_write(plans, people, stages, summary)
+                _chunk_write(ctx, plans, people, stages, summary)
             reset_queries()  # with DEBUG on, Django keeps each query's SQL: drop them per chunk
             bar.update(len(plans))
             bar.set_postfix(contacts=summary.contacts, deals=summary.deals, tasks=summary.tasks)
@@ -154,6 +163,14 @@ def _wiped_models() -> list[type[models.Model]]:
                 graph.add(parent, model)
     ordered = list(graph.static_order())
     return [m for m in ordered if m._meta.managed] + [m for m in ordered if not m._meta.managed]
+
+
+def store_wipe() -> None:
+    """Empty the event store, unless it is read in place (a team's own data is never
+    deleted there; the demo's events are then not written either)."""
+    with store.connect() as opened:
+        if not opened.read_only:
+            opened.clear()
 
 
 def wipe(*, progress: bool = False) -> None:
@@ -228,6 +245,7 @@ def _user(person: UserPlan, teams: list[Team], hashed: str, now: datetime) -> Us
 
 
 def _chunk_write(
+    ctx: Ctx,
     plans: list[AccountPlan],
     people: dict[str, list[int]],
     stages: dict[str, int],
@@ -268,6 +286,7 @@ def _chunk_write(
     summary.stage_changes += sum(map(len, changes))
     summary.tasks += len(tasks)
     summary.activities += len(activities)
+    signals_write(ctx, plans, accounts, contacts, summary)
 
 
 def _flat[T](rows: list[list[T]]) -> Iterator[T]:

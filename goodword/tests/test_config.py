@@ -9,10 +9,12 @@ import pytest
 
 from goodword.config import (
     ConfigError,
+    EventsConfig,
     database_config,
     email_config,
     env_bool,
     env_int,
+    events_config,
     secret_key,
 )
 
@@ -140,3 +142,89 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+# --- GOODWORD_EVENTS_URL ------------------------------------------------------------------
+
+
+def test_the_event_store_is_a_duckdb_file_under_home_by_default(tmp_path):
+    assert events_config(None, tmp_path) == EventsConfig(
+        "duckdb", path=str(tmp_path / "events.duckdb")
+    )
+    assert events_config("", tmp_path).path == str(tmp_path / "events.duckdb")
+
+
+def test_events_url_duckdb_names_a_file_and_its_settings(tmp_path):
+    config = events_config("duckdb:///srv/gw/events.duckdb?memory_limit=2GB&threads=4", tmp_path)
+    assert (config.backend, config.path, config.read_only) == (
+        "duckdb",
+        "/srv/gw/events.duckdb",
+        False,
+    )
+    assert config.options == (("memory_limit", "2GB"), ("threads", "4"))
+
+
+def test_events_url_postgres_keeps_connection_options_and_takes_goodwords(tmp_path):
+    config = events_config(
+        "postgres://gw:s%40cret@db:6543/lake?sslmode=require&schema=analytics&table=tracks",
+        tmp_path,
+    )
+    assert (config.backend, config.schema, config.table, config.read_only) == (
+        "postgres",
+        "analytics",
+        "tracks",
+        False,
+    )
+    assert config.dsn == "postgresql://gw:s%40cret@db:6543/lake?sslmode=require"
+    assert config.describe() == "PostgreSQL table analytics.tracks on db"
+    assert "cret" not in repr(config)
+    plain = events_config("postgresql://db/lake?readonly=1", tmp_path)
+    assert (plain.schema, plain.table, plain.read_only) == ("public", "events", True)
+
+
+def test_events_url_spark_reads_a_table_or_files_in_place(tmp_path):
+    table = events_config("spark://local[4]?table=lake.events&spark.executor.memory=2g", tmp_path)
+    assert (table.backend, table.master, table.table, table.source, table.read_only) == (
+        "pyspark",
+        "local[4]",
+        "lake.events",
+        "",
+        True,
+    )
+    assert table.options == (("spark.executor.memory", "2g"),)
+    files = events_config("spark://spark-master:7077?path=/data/events&format=orc", tmp_path)
+    assert (files.master, files.source, files.source_format) == (
+        "spark://spark-master:7077",
+        "/data/events",
+        "orc",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://x@y/z", "unsupported scheme 'mysql'"),
+        ("events.duckdb", "is not a URL"),
+        ("duckdb://events.duckdb", "names no DuckDB file by absolute path"),
+        ("duckdb:///srv/e.duckdb?cache=1", "unknown option(s) cache"),
+        ("postgres://db", "names no database"),
+        ("postgres://db:port/x", "malformed port"),
+        ("postgres://db/x?schema=a;drop", "option schema='a;drop' is not a plain SQL name"),
+        ("postgres://db/x?readonly=maybe", "option readonly='maybe' is not a boolean"),
+        ("spark://local[2]", "exactly one of table=NAME or path=FILES"),
+        ("spark://local[2]?table=a&path=/b", "exactly one of table=NAME or path=FILES"),
+        ("spark://local[x]?table=a", "names no Spark master"),
+        ("spark://local?path=/b&format=xls", "option format='xls'"),
+        ("spark://local?table=a&colour=red", "unknown option(s) colour"),
+    ],
+)
+def test_a_bad_events_url_names_the_variable(tmp_path, url, message):
+    with pytest.raises(ConfigError, match="GOODWORD_EVENTS_URL") as info:
+        events_config(url, tmp_path)
+    assert message in str(info.value)
+
+
+def test_a_bad_events_url_stops_goodword_at_start(tmp_path):
+    result = _manage(["check"], {"GOODWORD_EVENTS_URL": "mysql://x"}, tmp_path)
+    assert result.returncode == 2
+    assert "configuration error: GOODWORD_EVENTS_URL has unsupported scheme" in result.stderr

@@ -19,6 +19,7 @@ from goodword.crm.io.report import ImportFileError, ImportRefused, ImportReport
 from goodword.crm.models import ImportRun, ImportStatus
 from goodword.jobs.services import handler, job_enqueue
 from goodword.lib.errors import Forbidden, Invalid
+from goodword.signals.store import StoreError
 from goodword.users.models import User
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ def _run(run: ImportRun) -> tuple[str, dict[str, Any]]:
         return ImportStatus.REFUSED, report_json(exc.report, run.filename)
     except ImportFileError as exc:
         return ImportStatus.FAILED, {"message": str(exc).replace(run.path, run.filename)}
+    except StoreError as exc:  # the event store is busy past its deadline, or read-only
+        return ImportStatus.FAILED, {"message": str(exc)}
     except Exception:
         # The run ends either way: a caller polling it must not see "running" for ever.
         log.exception("import run %s failed", run.pk)

@@ -10,6 +10,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from django.db.models import Sum
 
 from goodword.crm.models import Account, Activity, Contact, Deal, DealStageChange, Task
 from goodword.demo import rates
@@ -17,6 +18,7 @@ from goodword.demo.deals import NEW, DealPlan, Story
 from goodword.demo.generator import NotDemoData, generate, stages_reset, wipe
 from goodword.demo.plan import AccountPlan, company, make_ctx, plan_account
 from goodword.lib.validators import clean_email, clean_phone
+from goodword.signals.models import EventWeek, Goal, Message, NpsResponse, Ticket
 from goodword.users.models import User
 
 TODAY = dt.date(2026, 5, 1)
@@ -202,6 +204,11 @@ def test_summary_counts_the_rows_written(db, demo):
         "stage_changes": DealStageChange.objects.count(),
         "tasks": Task.objects.count(),
         "activities": Activity.objects.count(),
+        "events": EventWeek.objects.aggregate(n=Sum("events"))["n"],
+        "nps_responses": NpsResponse.objects.count(),
+        "tickets": Ticket.objects.count(),
+        "messages": Message.objects.count(),
+        "goals": Goal.objects.count(),
     }
     assert demo.accounts == 120
 
