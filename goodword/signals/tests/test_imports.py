@@ -222,3 +222,26 @@ def test_a_rep_exports_only_the_signals_of_accounts_they_may_see(
     import_file("nps", write(tmp_path, NPS))
     lines = list(export_lines("nps", user=other_rep))
     assert "".join(lines).count("\n") == 1  # the header only
+
+
+def test_the_cli_imports_events_into_the_store_and_counts_their_weeks(account, tmp_path):
+    from goodword.signals import store
+    from goodword.signals.models import EventWeek
+
+    # given a JSONL file of two events and a repeat of the first
+    lines = [
+        '{"message_id": "e1", "account_external_id": "ACC-1", "user_id": "u1", '
+        '"event": "report_created", "timestamp": "2026-11-02T10:00:00Z", "properties": {}}',
+        '{"message_id": "e2", "account_external_id": "ACC-1", "user_id": "u2", '
+        '"event": "automation_run", "timestamp": "2026-11-03T10:00:00Z", '
+        '"properties": {"minutes_saved": 12}}',
+    ]
+    path = write(tmp_path, "\n".join(lines) + "\n", "events.jsonl")
+    # when it is imported twice from the command line
+    first = CliRunner().invoke(main, ["import", "events", str(path)])
+    again = CliRunner().invoke(main, ["import", "events", str(path)])
+    # then the store holds each event once, and its week is counted once
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    with store.connect() as opened:
+        assert opened.events().count().execute() == 2
+    assert list(EventWeek.objects.values_list("week", "events")) == [(dt.date(2026, 11, 2), 2)]
