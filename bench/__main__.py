@@ -8,6 +8,7 @@ import sys
 
 BENCHMARKS = {
     "crm": "bench.crm",
+    "ingest": "bench.ingest",
 }
 
 
