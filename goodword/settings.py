@@ -36,6 +36,8 @@ try:
     LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
     SECURE_SSL = env_bool("SECURE_SSL", not DEBUG)
+    # The worker scans for success moments this often (minutes); 0 turns the schedule off.
+    SCAN_EVERY_MINUTES = env_int("GOODWORD_SCAN_EVERY_MINUTES", 15)
 except ConfigError as exc:
     sys.stderr.write(f"goodword: configuration error: {exc}\n")
     raise SystemExit(2) from None
@@ -75,6 +77,7 @@ INSTALLED_APPS = [
     "goodword.crm",
     "goodword.jobs",
     "goodword.signals",
+    "goodword.moments",
 ]
 
 MIDDLEWARE = [

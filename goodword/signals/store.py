@@ -9,6 +9,7 @@ One table, `events`, with these columns:
     timestamp    timestamp  when it happened (UTC)
     properties   string     a JSON object as text ("{}" when there were none)
     received_at  timestamp  when Goodword took it in (UTC); an import's rows share one
+    batch        int64      the append that added it (stores Goodword writes; see below)
 
 Where it lives comes from GOODWORD_EVENTS_URL (config.events_config): a DuckDB file under
 GOODWORD_HOME by default, a PostgreSQL table, or a Spark table or files read in place
@@ -22,6 +23,13 @@ Repeats are skipped by message_id. PostgreSQL has a primary key (INSERT … ON C
 NOTHING). DuckDB has none: its index would quadruple the file and slow a 10M-row load
 five-fold (measured), so an append anti-joins the batch against the stored message ids,
 in the one transaction the single writer the lock allows runs.
+
+Each append is numbered (the `batches` table, its number in each row's `batch`), one at a
+time: DuckDB's file lock, or PostgreSQL's advisory lock, lets one append run. So a batch
+number at or below `horizon()` is committed and none can join it later, and a scan reads
+exactly what arrived since the last one by batch number. (received_at cannot serve: the mover
+writes the intake time, which may be older than a scan that already ran.) Rows stored before
+batches existed have batch 0. A store read in place has no batches: its scans are full.
 """
 
 from __future__ import annotations
@@ -108,6 +116,7 @@ class Store:
     """An open event store. Read through `events()`; written through `append`."""
 
     read_only = False
+    tracks_arrival = True
 
     def __init__(self, config: EventsConfig, backend: Any) -> None:
         self.config = config
@@ -142,6 +151,11 @@ class Store:
     def close(self) -> None:
         """Let go of the store (for DuckDB: of the file, so another process may open it)."""
 
+    def horizon(self) -> int:
+        """The latest committed batch: every batch up to it is complete, and later appends
+        get higher numbers. Raises StoreReadOnly for a store read in place."""
+        raise StoreReadOnly(f"the event store ({self.config.describe()}) is read-only")
+
 
 # --- DuckDB ---------------------------------------------------------------------------
 
@@ -154,7 +168,13 @@ class DuckDBStore(Store):
             "CREATE TABLE IF NOT EXISTS events (message_id VARCHAR NOT NULL, "
             "account_id BIGINT NOT NULL, user_id VARCHAR NOT NULL, event VARCHAR NOT NULL, "
             "timestamp TIMESTAMPTZ NOT NULL, properties VARCHAR NOT NULL, "
-            "received_at TIMESTAMPTZ NOT NULL)"
+            "received_at TIMESTAMPTZ NOT NULL, batch BIGINT NOT NULL DEFAULT 0)"
+        )
+        # Stores created before batches get the column (rows so far: batch 0).
+        con.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS batch BIGINT DEFAULT 0")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS batches (id BIGINT PRIMARY KEY, "
+            "added_at TIMESTAMPTZ NOT NULL, rows BIGINT NOT NULL)"
         )
 
     def append_tracked(self, rows: pa.Table) -> Appended:
@@ -162,7 +182,9 @@ class DuckDBStore(Store):
         with self._transaction():
             self.con.register(INCOMING, batch)
             try:
-                added = self._insert_new(INCOMING, returning="message_id")
+                number = self._next_batch()
+                added = self._insert_new(INCOMING, returning="message_id", batch=number)
+                self._batch_done(number, len(added))
                 present = {row[0] for row in added}
                 if len(present) < batch.num_rows:
                     present |= self._same_rows(INCOMING)
@@ -179,16 +201,30 @@ class DuckDBStore(Store):
                 new = f"SELECT * FROM {source} WHERE {NEW}"  # noqa: S608
                 return self._weeks(new, {"path": str(path), "stamp": received_at})
             stamp = self._free_stamp(received_at)
+            number = self._next_batch()
             params = {"path": str(path), "stamp": stamp}
-            self.con.execute(self._insert_sql(source, returning=""), params)
+            found = self.con.execute(self._insert_sql(source, "", number), params).fetchone()
+            self._batch_done(number, found[0] if found else 0)
             # The rows with this stamp are the ones just added: it was used by none before.
             return self._weeks("SELECT * FROM events WHERE received_at = $stamp", {"stamp": stamp})
 
     def clear(self) -> None:
+        # The batch numbers carry on: a scan's horizon never moves backwards.
         self.con.execute("DELETE FROM events")
 
     def close(self) -> None:
         self.con.close()
+
+    def horizon(self) -> int:
+        # The file lock keeps every other writer out while this process has the store open.
+        found = self.con.execute("SELECT coalesce(max(id), 0) FROM batches").fetchone()
+        return int(found[0]) if found else 0
+
+    def _next_batch(self) -> int:
+        return self.horizon() + 1
+
+    def _batch_done(self, number: int, rows: int) -> None:
+        self.con.execute("INSERT INTO batches VALUES ($1, current_timestamp, $2)", [number, rows])
 
     @contextlib.contextmanager
     def _transaction(self, commit: bool = True) -> Iterator[None]:
@@ -200,15 +236,15 @@ class DuckDBStore(Store):
             raise
         self.con.execute("COMMIT" if commit else "ROLLBACK")
 
-    def _insert_sql(self, source: str, returning: str) -> str:
+    def _insert_sql(self, source: str, returning: str, batch: int) -> str:
         cols = ", ".join(COLUMNS)
         return (
-            f"INSERT INTO events ({cols}) SELECT {cols} FROM {source} "  # noqa: S608
+            f"INSERT INTO events ({cols}, batch) SELECT {cols}, {int(batch)} FROM {source} "  # noqa: S608
             f"WHERE {NEW}" + (f" RETURNING {returning}" if returning else "")
         )
 
-    def _insert_new(self, source: str, returning: str) -> list[tuple[Any, ...]]:
-        return self.con.execute(self._insert_sql(source, returning)).fetchall()
+    def _insert_new(self, source: str, returning: str, batch: int) -> list[tuple[Any, ...]]:
+        return self.con.execute(self._insert_sql(source, returning, batch)).fetchall()
 
     def _free_stamp(self, at: dt.datetime) -> dt.datetime:
         """`at`, or the next microsecond no stored row was received at (a mover's batch may
@@ -267,7 +303,12 @@ class PostgresStore(Store):
         super().__init__(config, ibis.postgres.from_connection(con))
         self.con = con
         self.read_only = config.read_only
+        self.tracks_arrival = not config.read_only
         self.name = f'"{config.schema}"."{config.table}"'
+        self.batches = f'"{config.schema}"."{config.table}_batches"'
+        # Appends and horizon() take this lock, so batches commit one at a time, in order.
+        key = f"goodword:{config.schema}.{config.table}"
+        self.lock = f"SELECT pg_advisory_xact_lock(hashtext('{key}'))"
         if not self.read_only:
             self._create()
 
@@ -281,7 +322,14 @@ class PostgresStore(Store):
                 f"CREATE TABLE IF NOT EXISTS {self.name} (message_id text PRIMARY KEY, "
                 "account_id bigint NOT NULL, user_id text NOT NULL, event text NOT NULL, "
                 '"timestamp" timestamptz NOT NULL, properties text NOT NULL, '
-                "received_at timestamptz NOT NULL)"
+                "received_at timestamptz NOT NULL, batch bigint NOT NULL DEFAULT 0)"
+            )
+            self.con.execute(
+                f"ALTER TABLE {self.name} ADD COLUMN IF NOT EXISTS batch bigint NOT NULL DEFAULT 0"
+            )
+            self.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.batches} (id bigint PRIMARY KEY, "
+                "added_at timestamptz NOT NULL, rows bigint NOT NULL)"
             )
             # Rules read one account's events of one name in time order.
             self.con.execute(
@@ -295,7 +343,10 @@ class PostgresStore(Store):
         batch = conform(rows)
         with self.con.transaction():
             self._stage([batch])
-            added = {r[0] for r in self.con.execute(self._insert_sql("message_id")).fetchall()}
+            number = self._next_batch()
+            found = self.con.execute(self._insert_sql("message_id", number)).fetchall()
+            added = {r[0] for r in found}
+            self._batch_done(number, len(added))
             present = set(added)
             if len(added) < batch.num_rows:
                 present |= self._same_rows()
@@ -313,12 +364,14 @@ class PostgresStore(Store):
         )
         with self.con.transaction(force_rollback=dry_run):
             self._stage(batches)
+            number = self._next_batch()
             # The grouping runs on the rows the INSERT returned, so it counts what it added.
             found = self.con.execute(
-                f"WITH added AS ({self._insert_sql('account_id, timestamp')}) "  # noqa: S608
+                f"WITH added AS ({self._insert_sql('account_id, timestamp', number)}) "  # noqa: S608
                 "SELECT account_id, CAST(date_trunc('week', timestamp) AS date), count(*) "
                 "FROM added GROUP BY 1, 2"
             ).fetchall()
+            self._batch_done(number, sum(n for _, _, n in found))
         return {(account_id, week): n for account_id, week, n in found}
 
     def clear(self) -> None:
@@ -328,6 +381,27 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self.con.close()
+
+    def horizon(self) -> int:
+        if self.read_only:
+            return super().horizon()
+        with self.con.transaction():
+            # Waits for an append in flight: its batch is then committed or gone.
+            self.con.execute(self.lock)
+            row = self.con.execute(f"SELECT coalesce(max(id), 0) FROM {self.batches}").fetchone()  # noqa: S608
+        return int(row[0]) if row else 0
+
+    def _next_batch(self) -> int:
+        """The next batch number, taking the append lock until the transaction ends."""
+        self.con.execute(self.lock)
+        row = self.con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {self.batches}").fetchone()  # noqa: S608
+        return int(row[0]) if row else 1
+
+    def _batch_done(self, number: int, rows: int) -> None:
+        self.con.execute(
+            f"INSERT INTO {self.batches} VALUES (%s, now(), %s)",  # noqa: S608
+            (number, rows),
+        )
 
     def _stage(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> None:
         self.con.execute(
@@ -342,10 +416,11 @@ class PostgresStore(Store):
                 pacsv.write_csv(conform(batch), buffer, options)
                 copy.write(buffer.getbuffer())
 
-    def _insert_sql(self, returning: str) -> str:
+    def _insert_sql(self, returning: str, batch: int) -> str:
         cols = ", ".join(f'"{c}"' for c in COLUMNS)
         return (
-            f"INSERT INTO {self.name} ({cols}) SELECT {cols} FROM {INCOMING} "  # noqa: S608
+            f"INSERT INTO {self.name} ({cols}, batch) "  # noqa: S608
+            f"SELECT {cols}, {int(batch)} FROM {INCOMING} "
             f"ON CONFLICT (message_id) DO NOTHING RETURNING {returning}"
         )
 
@@ -364,6 +439,7 @@ class SparkStore(Store):
     """A table or files of the team's, read in place; never written."""
 
     read_only = True
+    tracks_arrival = False
     VIEW = "goodword_events"
 
     def events(self) -> ir.Table:

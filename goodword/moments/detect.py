@@ -1,0 +1,316 @@
+"""The event rules (milestone, surge, goal) as Ibis queries: the same expression runs on
+DuckDB, PostgreSQL and PySpark. Each function reads the store's `events` table and returns
+Arrow tables small enough for Python: the rows where a moment happens, and each account's
+progress so far, which the next incremental scan continues from.
+
+Events are read up to a batch (`upto`, see store.py) so a scan sees a fixed set; `after`
+limits a query to what arrived since the last scan. Progress carries, per account (or goal),
+the measure so far and the latest timestamp in it: new events all later than that continue
+the running measure from there; an account with a late event (at or before it) is
+recomputed from all its events, so an incremental scan finds what a full one would.
+
+Measures: `count` counts events; `sum:<p>` adds the property's numbers above zero (zero,
+negative and non-numbers add nothing), so a measure never falls and the first row at or
+above a threshold is the one whose own value took it there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from goodword.engine.scores import Measure
+from goodword.signals.queries import number
+
+WEEK_SECONDS = 604_800
+MONDAY_1970 = 345_600  # 1970-01-05, the first Monday after the epoch
+EPOCH_MONDAY = dt.date(1970, 1, 5)
+OFFSETS = pa.schema([("account_id", pa.int64()), ("offset", pa.float64())])
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which events a query reads: batches up to `upto` (None: a store without batches,
+    every row), and only those after `after` when it is set."""
+
+    upto: int | None
+    after: int | None = None
+
+
+def rows(events: ir.Table, part: Slice, *, event: str | None = None) -> ir.Table:
+    out = events if event is None else events.filter(events.event == event)
+    if part.upto is not None:
+        out = out.filter(out.batch <= part.upto)
+    if part.after is not None:
+        out = out.filter(out.batch > part.after)
+    return out
+
+
+def value_of(table: ir.Table, measure: Measure) -> ir.FloatingValue:
+    if measure.kind == "count":
+        return ibis.literal(1.0, type="float64")
+    found = number(table, measure.property)
+    return ibis.cases((found > 0, found), else_=ibis.literal(0.0, type="float64"))
+
+
+def week_index(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Weeks since 1970-01-05 of the ISO week (UTC) `ts` falls in."""
+    return ((ts.truncate("W").epoch_seconds() - MONDAY_1970) // WEEK_SECONDS).cast("int64")
+
+
+def week_start(index: int) -> dt.date:
+    return EPOCH_MONDAY + dt.timedelta(weeks=index)
+
+
+def index_of(day: dt.date) -> int:
+    return (day - EPOCH_MONDAY).days // 7
+
+
+def memtable(table: pa.Table) -> ir.Table:
+    return ibis.memtable(table)
+
+
+# --- milestones -----------------------------------------------------------------------
+
+
+def milestone(
+    events: ir.Table,
+    *,
+    event: str,
+    measure: Measure,
+    thresholds: Sequence[float],
+    part: Slice,
+    accounts: pa.Table | None = None,
+    offsets: pa.Table | None = None,
+    skip: pa.Table | None = None,
+) -> pa.Table:
+    """The running measure of `event` per account, in order of timestamp then message_id,
+    starting from each account's `offsets` (account_id, offset; 0 when absent). Returns the
+    rows where it reaches a threshold (`hit_<i>` true for threshold i) and each account's last
+    row (`last` true), with account_id, timestamp, message_id, value and total. `accounts`
+    (account_id) limits the accounts read; `skip` (account_id) leaves some out."""
+    src = rows(events, part, event=event)
+    if accounts is not None:
+        keep = memtable(accounts)
+        src = src.semi_join(keep, src.account_id == keep.account_id)
+    if skip is not None and skip.num_rows:
+        drop = memtable(skip)
+        src = src.anti_join(drop, src.account_id == drop.account_id)
+    src = src.select(src.account_id, src.timestamp, src.message_id, value=value_of(src, measure))
+    if offsets is not None:
+        start = memtable(offsets)
+        src = src.left_join(start, src.account_id == start.account_id).select(
+            src.account_id,
+            src.timestamp,
+            src.message_id,
+            src.value,
+            base=start.offset.fill_null(0.0),
+        )
+    else:
+        src = src.mutate(base=ibis.literal(0.0, type="float64"))
+    running = ibis.cumulative_window(
+        group_by=src.account_id, order_by=[src.timestamp, src.message_id]
+    )
+    whole = ibis.window(group_by=src.account_id)
+    seen = src.mutate(
+        total=src.base + src.value.sum().over(running),
+        n=src.message_id.count().over(running),
+        size=src.message_id.count().over(whole),
+    )
+    hits = {
+        f"hit_{i}": (seen.total >= t) & (seen.total - seen.value < t)
+        for i, t in enumerate(thresholds)
+    }
+    marked = seen.mutate(last=seen.n == seen.size, **hits)
+    wanted = marked.last
+    for name in hits:
+        wanted = wanted | marked[name]
+    return (
+        marked.filter(wanted)
+        .select("account_id", "timestamp", "message_id", "value", "total", "last", *hits)
+        .to_pyarrow()
+    )
+
+
+def late_accounts(
+    events: ir.Table, *, event: str | None, part: Slice, progress: pa.Table
+) -> set[int]:
+    """Accounts with a new event (in `part`) at or before the latest one their progress
+    (account_id, last_at) already holds: their running measure must be recomputed."""
+    src = rows(events, part, event=event)
+    first = src.group_by(src.account_id).aggregate(first=src.timestamp.min())
+    known = memtable(progress.select(["account_id", "last_at"]))
+    late = first.join(known, first.account_id == known.account_id).filter(
+        first.first <= known.last_at
+    )
+    return {int(x) for x in late.select(first.account_id).to_pyarrow()["account_id"].to_pylist()}
+
+
+def count_rows(events: ir.Table, *, event: str | None, part: Slice) -> int:
+    return int(rows(events, part, event=event).count().to_pyarrow().as_py())
+
+
+# --- goals ----------------------------------------------------------------------------
+
+
+GOALS = pa.schema(
+    [
+        ("goal_id", pa.int64()),
+        ("account_id", pa.int64()),
+        ("starts_at", pa.timestamp("us", tz="UTC")),
+        ("target", pa.float64()),
+        ("base", pa.float64()),
+        ("after", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def goals(
+    events: ir.Table, *, event: str, measure: Measure, goals: pa.Table, part: Slice
+) -> pa.Table:
+    """Goals of one event and measure (GOALS: each counts events from starts_at, and from
+    the progress `base` for events after `after` when those are set). Returns the row
+    where each reaches its target (`hit`) and each goal's last row (`last`)."""
+    src = rows(events, part, event=event)
+    spec = memtable(goals)
+    joined = src.join(spec, src.account_id == spec.account_id).filter(
+        src.timestamp >= spec.starts_at,
+        spec.after.isnull() | (src.timestamp > spec.after),
+    )
+    picked = joined.select(
+        spec.goal_id,
+        spec.target,
+        spec.base,
+        src.account_id,
+        src.timestamp,
+        src.message_id,
+        value=value_of(joined, measure),
+    )
+    running = ibis.cumulative_window(
+        group_by=picked.goal_id, order_by=[picked.timestamp, picked.message_id]
+    )
+    whole = ibis.window(group_by=picked.goal_id)
+    seen = picked.mutate(
+        total=picked.base + picked.value.sum().over(running),
+        n=picked.message_id.count().over(running),
+        size=picked.message_id.count().over(whole),
+    )
+    marked = seen.mutate(
+        last=seen.n == seen.size,
+        hit=(seen.total >= seen.target) & (seen.total - seen.value < seen.target),
+    )
+    return (
+        marked.filter(marked.last | marked.hit)
+        .select("goal_id", "account_id", "timestamp", "message_id", "total", "last", "hit")
+        .to_pyarrow()
+    )
+
+
+def goal_late(events: ir.Table, *, event: str, goals: pa.Table, part: Slice) -> set[int]:
+    """Goals with a new event (in `part`) counted by them (from starts_at) at or before the
+    latest event their progress holds (`after`)."""
+    src = rows(events, part, event=event)
+    spec = memtable(goals.filter(pa.compute.is_valid(goals["after"])))
+    late = src.join(spec, src.account_id == spec.account_id).filter(
+        src.timestamp >= spec.starts_at, src.timestamp <= spec.after
+    )
+    found = late.select(spec.goal_id).distinct().to_pyarrow()
+    return {int(x) for x in found["goal_id"].to_pylist()}
+
+
+# --- surges ---------------------------------------------------------------------------
+
+
+RANGES = pa.schema(
+    [
+        ("account_id", pa.int64()),
+        ("lo", pa.int64()),  # the first week to judge (week_index)
+        ("hi", pa.int64()),  # the last
+        ("first", pa.int64()),  # the week of the account's first event
+    ]
+)
+
+
+def first_events(events: ir.Table, *, part: Slice) -> pa.Table:
+    """account_id, first_at: each account's earliest event (of any name) in `part`."""
+    src = rows(events, part)
+    return src.group_by(src.account_id).aggregate(first_at=src.timestamp.min()).to_pyarrow()
+
+
+def touched_weeks(events: ir.Table, *, part: Slice) -> pa.Table:
+    """account_id, lo, hi (week_index), first_at of the events in `part` per account."""
+    src = rows(events, part)
+    week = week_index(src.timestamp)
+    return (
+        src.group_by(src.account_id)
+        .aggregate(lo=week.min(), hi=week.max(), first_at=src.timestamp.min())
+        .to_pyarrow()
+    )
+
+
+def accounts_active(events: ir.Table, *, part: Slice, lo: int, hi: int) -> list[int]:
+    """Accounts with an event in weeks lo to hi (week_index)."""
+    src = rows(events, part)
+    start = dt.datetime.combine(week_start(lo), dt.time(), dt.UTC)
+    end = dt.datetime.combine(week_start(hi + 1), dt.time(), dt.UTC)
+    found = src.filter(src.timestamp >= start, src.timestamp < end).select("account_id")
+    return [int(x) for x in found.distinct().to_pyarrow()["account_id"].to_pylist()]
+
+
+def surges(
+    events: ir.Table,
+    *,
+    event: str | None,
+    ratio: float,
+    min_users: int,
+    part: Slice,
+    last_complete: int,
+    ranges: pa.Table | None,
+) -> pa.Table:
+    """Weeks where an account's weekly active users reach `ratio` × the mean of the 4 weeks
+    before (missing weeks are 0) and `min_users`, at least 4 weeks after its first event's
+    week, up to week `last_complete`. `ranges` (RANGES) limits the accounts and weeks judged;
+    without it every account and week is. Returns account_id, week (week_index), users,
+    before (the 4 weeks' sum)."""
+    src = rows(events, part, event=event)
+    if ranges is None:
+        everything = rows(events, part)
+        first = everything.group_by(everything.account_id).aggregate(
+            first=week_index(everything.timestamp.min())
+        )
+        src = src.filter(src.timestamp < _monday(last_complete + 1))
+    else:
+        spec = memtable(ranges)
+        src = src.join(spec, src.account_id == spec.account_id).filter(
+            week_index(src.timestamp) >= spec.lo - 4, week_index(src.timestamp) <= spec.hi
+        )
+        first = spec.select(spec.account_id, spec.first, spec.lo, spec.hi)
+    weekly = src.group_by(account_id=src.account_id, week=week_index(src.timestamp)).aggregate(
+        users=src.user_id.nunique()
+    )
+    window = ibis.window(group_by=weekly.account_id, order_by=weekly.week, range=(-4, -1))
+    judged = weekly.mutate(before=weekly.users.sum().over(window).fill_null(0))
+    judged = judged.join(first, judged.account_id == first.account_id)
+    keep = [
+        judged.week <= last_complete,
+        judged.week - judged.first >= 4,
+        judged.users >= min_users,
+        judged.users * 4 >= judged.before * ratio,
+    ]
+    if ranges is not None:
+        keep += [judged.week >= judged.lo, judged.week <= judged.hi]
+    return (
+        judged.filter(*keep)
+        .select(judged.account_id, judged.week, judged.users, judged.before)
+        .to_pyarrow()
+    )
+
+
+def _monday(index: int) -> Any:
+    return ibis.literal(dt.datetime.combine(week_start(index), dt.time(), dt.UTC))

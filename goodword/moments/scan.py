@@ -1,0 +1,726 @@
+"""The scan: run the programme's rules over what arrived since the last scan (or over
+everything), write the moments they find, and record what happened.
+
+A scan reads the store up to its horizon (the latest committed batch), computes everything
+first with the store open, closes it, then writes the moments, the progress the next scan
+continues from (`Scan.state`, Parquet) and its own record in one database transaction: a
+process killed before that commit leaves no trace but a running row, whose lease the next
+scan sees expire, and the next scan reads the same events again. One scan runs at a time
+(a partial unique constraint on running scans); the moment keys make any repeat harmless.
+
+A rule runs in full when the scan is full, when the previous state lacks it, or when its
+definition changed since (engine.rules.rule_fingerprint). Otherwise it continues from the
+state: see detect.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from goodword.engine.programme import (
+    EVENT_KINDS,
+    GoalRule,
+    MilestoneRule,
+    Programme,
+    Rule,
+    SurgeRule,
+)
+from goodword.engine.rules import rule_fingerprint
+from goodword.moments import records
+from goodword.moments.models import Scan, ScanMode, ScanStatus
+from goodword.moments.services import Found, Scope, Tally, moments_write
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from goodword.moments.detect import Slice
+
+log = logging.getLogger(__name__)
+LEASE = dt.timedelta(minutes=20)
+FIRST = "@first"  # state rows holding each account's first event (last_at is its time)
+UTC_US = pa.timestamp("us", tz="UTC")
+STATE = pa.schema(
+    [
+        ("rule_id", pa.string()),
+        ("key", pa.int64()),
+        ("total", pa.float64()),
+        ("last_at", UTC_US),
+        ("fp", pa.string()),
+    ]
+)
+
+
+class ScanBusy(Exception):
+    """Another scan is running (and its lease has not run out)."""
+
+
+class ScanLost(Exception):
+    """This scan's lease ran out and another process took over; nothing was written."""
+
+
+@dataclass
+class Progress:
+    total: float
+    last_at: dt.datetime | None
+    fp: str = ""
+
+
+@dataclass
+class RuleResult:
+    """What one rule found: groups of moments, each with the scope it is complete for."""
+
+    parts: list[tuple[list[Found], Scope, set[int] | None]] = field(default_factory=list)
+    state: dict[int, Progress] = field(default_factory=dict)
+    full: str = ""  # why the rule ran in full ("" when it continued)
+
+
+@dataclass
+class State:
+    """Progress per rule and key (account, or goal for goal rules) and rule fingerprints."""
+
+    rules: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, dict[int, Progress]] = field(default_factory=dict)
+
+    def to_parquet(self) -> bytes:
+        columns: dict[str, list[Any]] = {name: [] for name in STATE.names}
+        for rule_id, keyed in self.rows.items():
+            for key, p in keyed.items():
+                for name, value in zip(
+                    STATE.names, (rule_id, key, p.total, p.last_at, p.fp), strict=True
+                ):
+                    columns[name].append(value)
+        table = pa.table(columns, schema=STATE).replace_schema_metadata(
+            {"rules": json.dumps(self.rules)}
+        )
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        return buffer.getvalue()
+
+    @classmethod
+    def from_parquet(cls, data: bytes) -> State:
+        table = pq.read_table(io.BytesIO(data))
+        rules = json.loads((table.schema.metadata or {}).get(b"rules", b"{}"))
+        rows: dict[str, dict[int, Progress]] = {}
+        for rule_id, key, total, last_at, fp in zip(
+            *(table[name].to_pylist() for name in STATE.names), strict=True
+        ):
+            rows.setdefault(rule_id, {})[key] = Progress(total, last_at, fp)
+        return cls(rules=rules, rows=rows)
+
+
+@dataclass(frozen=True)
+class Context:
+    events: ir.Table
+    upto: int | None
+    after: int | None  # None: a full scan
+    now: dt.datetime
+    previous_as_of: dt.datetime | None
+    state: State
+
+    def whole(self) -> Slice:
+        from goodword.moments.detect import Slice
+
+        return Slice(self.upto)
+
+    def new(self) -> Slice:
+        from goodword.moments.detect import Slice
+
+        return Slice(self.upto, self.after)
+
+
+# --- running a scan -------------------------------------------------------------------
+
+
+def scan_run(
+    *,
+    full: bool = False,
+    now: dt.datetime | None = None,
+    trigger: str = "cli",
+    programme: Programme | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Scan:
+    """Run one scan and return its record (status done, or failed with its errors).
+    Raises ScanBusy when another scan is running, ScanLost when this one's lease ran out."""
+    from goodword.moments.programmes import programme_current
+
+    now = now or timezone.now()
+    programme = programme or programme_current()[0]
+    previous = Scan.objects.filter(status=ScanStatus.DONE, state__isnull=False).first()
+    scan = scan_start(full=full or previous is None, trigger=trigger, now=now)
+    try:
+        _scan(scan, previous, programme, say or (lambda _: None))
+    except ScanLost:
+        raise
+    except Exception as exc:
+        log.exception("scan %s failed", scan.pk)
+        Scan.objects.filter(pk=scan.pk, status=ScanStatus.RUNNING).update(
+            status=ScanStatus.FAILED,
+            finished_at=timezone.now(),
+            lease_until=None,
+            errors=[*scan.errors, f"{type(exc).__name__}: {exc}"],
+        )
+    scan.refresh_from_db()
+    return scan
+
+
+def scan_scheduled() -> Scan | None:
+    """The worker's turn: scan when the last scan started SCAN_EVERY ago or more."""
+    from django.conf import settings
+
+    every = dt.timedelta(minutes=settings.SCAN_EVERY_MINUTES)
+    last = Scan.objects.order_by("-started_at").first()
+    if not every or (last is not None and last.started_at > timezone.now() - every):
+        return None
+    try:
+        return scan_run(trigger="worker")
+    except (ScanBusy, ScanLost) as exc:
+        log.info("scan skipped: %s", exc)
+        return None
+
+
+def scan_start(*, full: bool, trigger: str, now: dt.datetime) -> Scan:
+    """Record a running scan. Fails a running scan whose lease ran out; raises ScanBusy
+    when one is running still."""
+    for _ in range(2):
+        started = timezone.now()
+        try:
+            with transaction.atomic():
+                return Scan.objects.create(
+                    mode=ScanMode.FULL if full else ScanMode.INCREMENTAL,
+                    trigger=trigger,
+                    as_of=now,
+                    started_at=started,
+                    lease_until=started + LEASE,
+                )
+        except IntegrityError:
+            stale = Scan.objects.filter(status=ScanStatus.RUNNING, lease_until__lt=started)
+            if not stale.update(
+                status=ScanStatus.FAILED,
+                finished_at=started,
+                lease_until=None,
+                errors=["its process stopped before it finished (lease expired)"],
+            ):
+                running = Scan.objects.filter(status=ScanStatus.RUNNING).first()
+                since = f" since {running.started_at:%Y-%m-%d %H:%M:%S} UTC" if running else ""
+                raise ScanBusy(f"another scan is running{since}") from None
+    raise ScanBusy("another scan is running")
+
+
+def _renew(scan: Scan) -> None:
+    until = timezone.now() + LEASE
+    if not Scan.objects.filter(pk=scan.pk, status=ScanStatus.RUNNING).update(lease_until=until):
+        raise ScanLost(f"scan {scan.pk} lost its lease; another scan took over")
+
+
+def _scan(
+    scan: Scan, previous: Scan | None, programme: Programme, say: Callable[[str], None]
+) -> None:
+    from goodword.signals import store
+
+    full = scan.mode == ScanMode.FULL
+    state = (
+        State() if full or previous is None else State.from_parquet(bytes(previous.state or b""))
+    )
+    results: dict[str, RuleResult] = {}
+    errors: list[str] = []
+    with store.connect() as opened:
+        upto = opened.horizon() if opened.tracks_arrival else None
+        if not opened.tracks_arrival and not full:
+            full = True
+            scan.mode = ScanMode.FULL
+        after = None if full or previous is None else previous.batch_to
+        ctx = Context(
+            events=opened.events(),
+            upto=upto,
+            after=after,
+            now=scan.as_of,
+            previous_as_of=None if full or previous is None else previous.as_of,
+            state=state,
+        )
+        scan.batch_from = after or 0
+        scan.batch_to = upto
+        scan.events_read = _count(ctx)
+        say(f"reading {scan.events_read:,} events (batches {scan.batch_from} to {upto})")
+        first = _firsts(ctx) if any(r.kind == "surge" for r in programme.active_rules) else None
+        for rule in programme.active_rules:
+            if rule.kind not in EVENT_KINDS:
+                continue
+            _renew(scan)
+            try:
+                results[rule.id] = _event_rule(ctx, rule, first)
+            except Exception as exc:  # one broken rule must not stop the others
+                log.exception("rule %s failed", rule.id)
+                errors.append(f"rule {rule.id}: {type(exc).__name__}: {exc}")
+            say(f"rule {rule.id}: done")
+    for rule in programme.active_rules:
+        if rule.kind not in EVENT_KINDS:
+            found = list(records.found_for(rule))
+            results[rule.id] = RuleResult(parts=[(found, _everything, None)], full="records")
+    _finish(scan, programme, results, first, errors)
+
+
+def _count(ctx: Context) -> int:
+    from goodword.moments.detect import count_rows
+
+    return count_rows(ctx.events, event=None, part=ctx.whole() if ctx.after is None else ctx.new())
+
+
+def _everything(account_id: int, key: str) -> bool:
+    return True
+
+
+def _finish(
+    scan: Scan,
+    programme: Programme,
+    results: dict[str, RuleResult],
+    first: dict[int, Progress] | None,
+    errors: list[str],
+) -> None:
+    now = timezone.now()
+    state = State()
+    for rule_id, result in results.items():
+        rule = programme.rule(rule_id)
+        if rule is not None and rule.kind in EVENT_KINDS:
+            state.rules[rule_id] = rule_fingerprint(rule)
+            state.rows[rule_id] = result.state
+    if first is not None:
+        state.rows[FIRST] = first
+    with transaction.atomic():
+        done = Scan.objects.filter(pk=scan.pk, status=ScanStatus.RUNNING).update(
+            status=ScanStatus.DONE, finished_at=now, lease_until=None
+        )
+        if not done:
+            raise ScanLost(f"scan {scan.pk} lost its lease; another scan took over")
+        tallies = {}
+        for rule_id, result in results.items():
+            rule = programme.rule(rule_id)
+            assert rule is not None
+            tally = Tally()
+            for found, scope, accounts in result.parts:
+                tally.add(
+                    moments_write(
+                        rule_id=rule_id,
+                        kind=rule.kind,
+                        found=found,
+                        scope=scope,
+                        accounts=accounts,
+                        now=now,
+                    )
+                )
+            tallies[rule_id] = tally.as_json()
+        Scan.objects.filter(state__isnull=False).exclude(pk=scan.pk).update(state=None)
+        Scan.objects.filter(pk=scan.pk).update(
+            mode=scan.mode,
+            batch_from=scan.batch_from,
+            batch_to=scan.batch_to,
+            events_read=scan.events_read,
+            moments=tallies,
+            full_rules={k: r.full for k, r in results.items() if r.full},
+            errors=errors,
+            state=state.to_parquet(),
+        )
+
+
+# --- event rules ----------------------------------------------------------------------
+
+
+def _event_rule(ctx: Context, rule: Rule, first: dict[int, Progress] | None) -> RuleResult:
+    fingerprint = rule_fingerprint(rule)
+    if ctx.after is None:
+        why = "full scan"
+    elif ctx.state.rules.get(rule.id) != fingerprint:
+        why = "new or changed rule"
+    else:
+        why = ""
+    if isinstance(rule, MilestoneRule):
+        return _milestone(ctx, rule, why)
+    if isinstance(rule, GoalRule):
+        return _goals(ctx, rule, why)
+    if isinstance(rule, SurgeRule):
+        assert first is not None
+        return _surge(ctx, rule, why, first)
+    raise ValueError(f"rule {rule.id}: {rule.kind} is not an event rule")
+
+
+def _milestone(ctx: Context, rule: MilestoneRule, why: str) -> RuleResult:
+    from goodword.moments import detect
+
+    thresholds = [float(t) for t in rule.thresholds]
+
+    def run(part: Slice, **kw: Any) -> pa.Table:
+        return detect.milestone(
+            ctx.events,
+            event=rule.event,
+            measure=rule.measure,
+            thresholds=thresholds,
+            part=part,
+            **kw,
+        )
+
+    result = RuleResult(full=why)
+    if why:
+        table = run(ctx.whole())
+        result.parts.append((_crossings(rule, table), _everything, None))
+        result.state = _last_rows(table, "account_id")
+        return result
+    old = ctx.state.rows.get(rule.id, {})
+    late = detect.late_accounts(
+        ctx.events, event=rule.event, part=ctx.new(), progress=_progress_table(old)
+    )
+    table = run(ctx.new(), offsets=_offsets(old, late), skip=_ids(late))
+    result.parts.append((_crossings(rule, table), None, None))
+    result.state = dict(old)
+    result.state.update(_last_rows(table, "account_id"))
+    if late:
+        again = run(ctx.whole(), accounts=_ids(late))
+        result.parts.append((_crossings(rule, again), _in(late), late))
+        result.state.update(_last_rows(again, "account_id"))
+    return result
+
+
+def _crossings(rule: MilestoneRule, table: pa.Table) -> list[Found]:
+    out = []
+    cols = {name: table[name].to_pylist() for name in table.column_names}
+    for row in range(table.num_rows):
+        for i, threshold in enumerate(rule.thresholds):
+            if cols[f"hit_{i}"][row]:
+                out.append(_milestone_found(rule, threshold, cols, row))
+    return out
+
+
+def _milestone_found(
+    rule: MilestoneRule, threshold: Decimal, cols: dict[str, list[Any]], row: int
+) -> Found:
+    at: dt.datetime = cols["timestamp"][row]
+    mid = cols["message_id"][row]
+    what = (
+        rule.event if rule.measure.kind == "count" else f"{rule.measure.property} of {rule.event}"
+    )
+    shown = f"{threshold.normalize():,f}" if threshold % 1 else f"{int(threshold):,}"
+    return Found(
+        account_id=cols["account_id"][row],
+        key=_number_key(threshold),
+        occurred_at=at,
+        evidence=f"{what} reached {shown} on {at:%Y-%m-%d %H:%M} UTC, event {mid}",
+        data={"threshold": _number_key(threshold), "message_id": mid, "event": rule.event},
+    )
+
+
+def _number_key(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _last_rows(table: pa.Table, key: str) -> dict[int, Progress]:
+    last = table.filter(table["last"])
+    return {
+        k: Progress(total, at)
+        for k, total, at in zip(
+            last[key].to_pylist(),
+            last["total"].to_pylist(),
+            last["timestamp"].to_pylist(),
+            strict=True,
+        )
+    }
+
+
+def _progress_table(old: dict[int, Progress]) -> pa.Table:
+    keys = [k for k, p in old.items() if p.last_at is not None]
+    return pa.table(
+        {
+            "account_id": pa.array(keys, pa.int64()),
+            "last_at": pa.array([old[k].last_at for k in keys], UTC_US),
+        }
+    )
+
+
+def _offsets(old: dict[int, Progress], late: set[int]) -> pa.Table:
+    keys = [k for k in old if k not in late]
+    return pa.table(
+        {
+            "account_id": pa.array(keys, pa.int64()),
+            "offset": pa.array([old[k].total for k in keys], pa.float64()),
+        }
+    )
+
+
+def _ids(keys: Iterable[int]) -> pa.Table:
+    return pa.table({"account_id": pa.array(sorted(keys), pa.int64())})
+
+
+def _in(accounts: set[int]) -> Scope:
+    return lambda account_id, key: account_id in accounts
+
+
+# --- goals ----------------------------------------------------------------------------
+
+
+def _goals(ctx: Context, rule: GoalRule, why: str) -> RuleResult:
+    from goodword.engine.scores import parse_measure
+    from goodword.moments import detect
+    from goodword.signals.models import Goal
+
+    result = RuleResult(full=why)
+    old = {} if why else ctx.state.rows.get(rule.id, {})
+    goals = {g.pk: g for g in Goal.objects.all()}
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for goal in goals.values():
+        groups.setdefault((goal.event, goal.measure), []).append(goal)
+    gone = {k for k in old if k not in goals}
+    if gone:
+        result.parts.append(([], _goal_keys(gone), None))
+    for (event, measure_text), members in groups.items():
+        measure = parse_measure(measure_text)
+        fresh: list[Any] = []
+        going: list[Any] = []
+        for goal in members:
+            progress = old.get(goal.pk)
+            (going if progress is not None and progress.fp == _goal_fp(goal) else fresh).append(
+                goal
+            )
+        if going and not why:
+            spec = _goal_spec(going, old)
+            late = detect.goal_late(ctx.events, event=event, goals=spec, part=ctx.new())
+            fresh += [g for g in going if g.pk in late]
+            going = [g for g in going if g.pk not in late]
+        for goal in going:
+            result.state[goal.pk] = old[goal.pk]
+        if going:
+            table = detect.goals(
+                ctx.events,
+                event=event,
+                measure=measure,
+                goals=_goal_spec(going, old),
+                part=ctx.new(),
+            )
+            result.parts.append((_goal_hits(table, goals, measure), None, None))
+            _goal_state(result, table, goals)
+        if fresh:
+            table = detect.goals(
+                ctx.events,
+                event=event,
+                measure=measure,
+                goals=_goal_spec(fresh, {}),
+                part=ctx.whole(),
+            )
+            keys = {g.pk for g in fresh}
+            result.parts.append((_goal_hits(table, goals, measure), _goal_keys(keys), None))
+            for goal in fresh:
+                result.state[goal.pk] = Progress(0.0, None, _goal_fp(goal))
+            _goal_state(result, table, goals)
+    return result
+
+
+def _goal_fp(goal: Any) -> str:
+    text = (
+        f"{goal.account_id}|{goal.event}|{goal.measure}|{goal.target}|{goal.starts_at.isoformat()}"
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _goal_spec(members: list[Any], old: dict[int, Progress]) -> pa.Table:
+    from goodword.moments.detect import GOALS
+
+    progress = [old.get(g.pk) for g in members]
+    return pa.table(
+        {
+            "goal_id": [g.pk for g in members],
+            "account_id": [g.account_id for g in members],
+            "starts_at": [g.starts_at for g in members],
+            "target": [float(g.target) for g in members],
+            "base": [p.total if p else 0.0 for p in progress],
+            "after": [p.last_at if p else None for p in progress],
+        },
+        schema=GOALS,
+    )
+
+
+def _goal_hits(table: pa.Table, goals: dict[int, Any], measure: Any) -> list[Found]:
+    hits = table.filter(table["hit"])
+    out = []
+    for goal_id, at, mid, total in zip(
+        *(hits[c].to_pylist() for c in ("goal_id", "timestamp", "message_id", "total")), strict=True
+    ):
+        goal = goals[goal_id]
+        target = goal.target.normalize()
+        what = goal.event if measure.kind == "count" else f"{measure.property} of {goal.event}"
+        out.append(
+            Found(
+                account_id=goal.account_id,
+                key=f"goal:{goal_id}",
+                occurred_at=at,
+                evidence=(
+                    f"Goal “{goal.name}” reached: {what} {total:,.0f} ≥ {target:,f} on "
+                    f"{at:%Y-%m-%d %H:%M} UTC, event {mid}"
+                ),
+                data={"goal_id": goal_id, "message_id": mid, "target": format(target, "f")},
+            )
+        )
+    return out
+
+
+def _goal_state(result: RuleResult, table: pa.Table, goals: dict[int, Any]) -> None:
+    for goal_id, progress in _last_rows(table, "goal_id").items():
+        progress.fp = _goal_fp(goals[goal_id])
+        result.state[goal_id] = progress
+
+
+def _goal_keys(ids: set[int]) -> Scope:
+    keys = {f"goal:{i}" for i in ids}
+    return lambda account_id, key: key in keys
+
+
+# --- surges ---------------------------------------------------------------------------
+
+
+def _firsts(ctx: Context) -> dict[int, Progress]:
+    """Each account's first event, carried over from the state and lowered by new events."""
+    from goodword.moments import detect
+
+    if ctx.after is None:
+        table = detect.first_events(ctx.events, part=ctx.whole())
+        return {
+            k: Progress(0.0, at)
+            for k, at in zip(
+                table["account_id"].to_pylist(), table["first_at"].to_pylist(), strict=True
+            )
+        }
+    first = dict(ctx.state.rows.get(FIRST, {}))
+    table = detect.first_events(ctx.events, part=ctx.new())
+    for k, at in zip(table["account_id"].to_pylist(), table["first_at"].to_pylist(), strict=True):
+        known = first.get(k)
+        if known is None or known.last_at is None or at < known.last_at:
+            first[k] = Progress(0.0, at)
+    return first
+
+
+def last_complete_week(now: dt.datetime) -> int:
+    """The week_index of the latest ISO week (UTC) that ended by `now`."""
+    from goodword.moments.detect import index_of
+
+    return index_of(now.astimezone(dt.UTC).date()) - 1
+
+
+def _surge(ctx: Context, rule: SurgeRule, why: str, first: dict[int, Progress]) -> RuleResult:
+    from goodword.moments import detect
+
+    last = last_complete_week(ctx.now)
+    result = RuleResult(full=why)
+    if why:
+        table = detect.surges(
+            ctx.events, event=rule.event, ratio=rule.ratio, min_users=rule.min_users,
+            part=ctx.whole(), last_complete=last, ranges=None,
+        )  # fmt: skip
+        result.parts.append((_surge_found(rule, table), _everything, None))
+        return result
+    ranges = _surge_ranges(ctx, last, first)
+    if not ranges:
+        return result
+    spec = pa.table(
+        {
+            "account_id": list(ranges),
+            "lo": [r[0] for r in ranges.values()],
+            "hi": [r[1] for r in ranges.values()],
+            "first": [r[2] for r in ranges.values()],
+        },
+        schema=detect.RANGES,
+    )
+    table = detect.surges(
+        ctx.events, event=rule.event, ratio=rule.ratio, min_users=rule.min_users,
+        part=ctx.whole(), last_complete=last, ranges=spec,
+    )  # fmt: skip
+
+    def scope(account_id: int, key: str) -> bool:
+        judged = ranges.get(account_id)
+        if judged is None:
+            return False
+        week = detect.index_of(dt.date.fromisoformat(key))
+        return judged[0] <= week <= judged[1]
+
+    result.parts.append((_surge_found(rule, table), scope, set(ranges)))
+    return result
+
+
+def _surge_ranges(
+    ctx: Context, last: int, first: dict[int, Progress]
+) -> dict[int, tuple[int, int, int]]:
+    """account → (lo, hi, first week): the weeks whose judgement new events (or the end of a
+    week since the last scan) may have changed."""
+    from goodword.moments import detect
+
+    old_first = ctx.state.rows.get(FIRST, {})
+    out: dict[int, tuple[int, int, int]] = {}
+
+    def widen(account_id: int, lo: int, hi: int) -> None:
+        at = first[account_id].last_at
+        assert at is not None
+        week = detect.index_of(at.date())
+        hi = min(hi, last)
+        if lo > hi:
+            return
+        if account_id in out:
+            lo, hi = min(lo, out[account_id][0]), max(hi, out[account_id][1])
+        out[account_id] = (lo, hi, week)
+
+    touched = detect.touched_weeks(ctx.events, part=ctx.new())
+    for account_id, lo, hi in zip(
+        *(touched[c].to_pylist() for c in ("account_id", "lo", "hi")), strict=True
+    ):
+        top = hi + 4
+        before = old_first.get(account_id)
+        if before is not None and before.last_at is not None:
+            old_week = detect.index_of(before.last_at.date())
+            if lo < old_week:  # older history now: weeks after the old first become eligible
+                top = max(top, old_week + 3)
+        widen(account_id, lo, top)
+    assert ctx.previous_as_of is not None
+    since = last_complete_week(ctx.previous_as_of)
+    if last > since:
+        for account_id in detect.accounts_active(
+            ctx.events, part=ctx.whole(), lo=since + 1, hi=last
+        ):
+            widen(account_id, since + 1, last)
+    return out
+
+
+def _surge_found(rule: SurgeRule, table: pa.Table) -> list[Found]:
+    from goodword.moments.detect import week_start
+
+    out = []
+    for account_id, week, users, before in zip(
+        *(table[c].to_pylist() for c in ("account_id", "week", "users", "before")), strict=True
+    ):
+        start = week_start(week)
+        mean = before / 4
+        what = f" of {rule.event}" if rule.event else ""
+        versus = (
+            f"{users / mean:.1f}× the mean of the 4 weeks before ({mean:.1f})"
+            if mean
+            else "none in the 4 weeks before"
+        )
+        out.append(
+            Found(
+                account_id=account_id,
+                key=start.isoformat(),
+                occurred_at=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(), dt.UTC),
+                evidence=(
+                    f"{users:,} weekly active users{what} in the week of {start:%Y-%m-%d}, "
+                    + versus
+                ),
+                data={"week": start.isoformat(), "users": users, "before_mean": mean},
+            )
+        )
+    return out
