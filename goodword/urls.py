@@ -14,5 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("goodword.signals.urls")),
+    path("", include("goodword.moments.urls")),
     path("", include("goodword.crm.urls")),
 ]

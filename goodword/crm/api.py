@@ -43,9 +43,11 @@ from goodword.crm.schemas import (
     LifecycleValue,
     StageOut,
     TaskIn,
+    TaskNotAppropriateIn,
     TaskOut,
     TaskPage,
     TaskPatch,
+    TaskSnoozeIn,
     TaskStatusValue,
     _drop_null_defaults,
     _opt,
@@ -474,6 +476,28 @@ def task_update(request: HttpRequest, payload: TaskPatch, task_id: int = _object
             actor=caller, task=task, data=_body(payload, "owner_email"), **owner
         )
     return TaskOut.of(task)
+
+
+@router.post("/tasks/{task_id}/snooze", response={200: TaskOut, **ERRORS}, tags=["tasks"])
+def task_snooze(
+    request: HttpRequest, payload: TaskSnoozeIn, task_id: int = _object_id()
+) -> TaskOut:
+    """Put an open task off until `until`; it falls due again then. 400 if the task is no
+    longer open or `until` is not after now or more than 365 days ahead."""
+    caller = _caller(request)
+    task = selectors.task_get_for(user=caller, task_id=task_id, write=True)
+    return TaskOut.of(services.task_snooze(actor=caller, task=task, until=payload.until))
+
+
+@router.post("/tasks/{task_id}/not-appropriate", response={200: TaskOut, **ERRORS}, tags=["tasks"])
+def task_not_appropriate(
+    request: HttpRequest, payload: TaskNotAppropriateIn, task_id: int = _object_id()
+) -> TaskOut:
+    """Close an open referral ask as not appropriate, saying why (its status becomes
+    cancelled). 400 if the task is not a referral ask or is no longer open."""
+    caller = _caller(request)
+    task = selectors.task_get_for(user=caller, task_id=task_id, write=True)
+    return TaskOut.of(services.ask_not_appropriate(actor=caller, task=task, reason=payload.reason))
 
 
 # --- imports --------------------------------------------------------------------------

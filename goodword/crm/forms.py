@@ -4,6 +4,7 @@ same words by the API and the importers. `add_invalid` puts a service's errors o
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from html import escape
 from typing import Any
@@ -12,6 +13,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from goodword.crm.models import DealKind, DealSource, Lifecycle, Stage, TaskKind
@@ -223,6 +225,52 @@ class TaskDoneForm(forms.Form):
     outcome = _text("Outcome", placeholder="Outcome (optional)", maxlength=200)
 
 
+class TaskSnoozeForm(forms.Form):
+    """A day to snooze until; the task falls due again at that day's start, in UTC (the
+    service checks the day is after now and within its limit)."""
+
+    until = forms.DateField(
+        label="Snooze until",
+        widget=forms.DateInput(attrs={"type": "date", "aria-label": "Snooze until"}),
+        error_messages={"required": "choose a day", "invalid": "choose a day, YYYY-MM-DD"},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", False)  # one form per row: no repeated element ids
+        super().__init__(*args, **kwargs)
+        today = timezone.now().astimezone(dt.UTC).date()
+        self.fields["until"].widget.attrs.update(
+            min=(today + dt.timedelta(days=1)).isoformat(),
+            max=(today + dt.timedelta(days=365)).isoformat(),
+        )
+
+    def until_time(self) -> dt.datetime:
+        day: dt.date = self.cleaned_data["until"]
+        return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+class AskNotAppropriateForm(forms.Form):
+    # Not required here: the service refuses a blank reason, in the same words wherever it
+    # is called from; the browser still asks for one before sending.
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "required": True,
+                "maxlength": 300,
+                "placeholder": "Why not? (required)",
+                "aria-label": "Why this ask is not appropriate",
+            }
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", False)  # one form per row: no repeated element ids
+        super().__init__(*args, **kwargs)
+
+
 class MoveForm(forms.Form):
     stage = forms.IntegerField()
 
@@ -273,6 +321,10 @@ class DealFilterForm(forms.Form):
     kind = forms.ChoiceField(choices=_choices(DealKind.choices, "Any kind"), required=False)
     account = forms.IntegerField(required=False, widget=forms.HiddenInput)
     sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
+
+
+class TaskFilterForm(forms.Form):
+    kind = forms.ChoiceField(choices=_choices(TaskKind.choices, "Any kind"), required=False)
 
 
 class BoardFilterForm(forms.Form):

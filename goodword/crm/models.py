@@ -276,9 +276,22 @@ class Task(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(
+        max_length=300, blank=True, help_text="why an ask was closed as not appropriate"
+    )
 
     class Meta:
         ordering = ["due_at", "id"]
+        constraints = [
+            # The scan creates asks without checking first: a second open ask for an account
+            # fails here, in one statement, whoever writes it.
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(kind=TaskKind.REFERRAL_ASK, status=TaskStatus.OPEN),
+                name="crm_task_one_open_ask_per_account",
+            )
+        ]
         indexes = [
             models.Index(fields=["owner", "status", "due_at"]),
             models.Index(fields=["account", "status"]),

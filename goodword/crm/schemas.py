@@ -407,6 +407,8 @@ class TaskOut(Schema):
     notes: str
     created_at: dt.datetime
     completed_at: dt.datetime | None
+    snoozed_until: dt.datetime | None = Field(description="The time it was last snoozed until.")
+    reason: str = Field(description="Why an ask was closed as not appropriate.")
 
     @staticmethod
     def of(t: Task) -> TaskOut:
@@ -424,6 +426,8 @@ class TaskOut(Schema):
             notes=t.notes,
             created_at=t.created_at,
             completed_at=t.completed_at,
+            snoozed_until=t.snoozed_until,
+            reason=t.reason,
         )
 
 
@@ -448,6 +452,18 @@ class TaskIn(TaskPatch):
     account_id: int | None = _opt(ge=1, le=MAX_ID)
     contact_id: int | None = _opt(ge=1, le=MAX_ID)
     deal_id: int | None = _opt(ge=1, le=MAX_ID)
+
+
+class TaskSnoozeIn(RequestBody):
+    until: IsoDateTime = Field(
+        ..., description="When the task falls due again: after now, at most 365 days ahead."
+    )
+
+
+class TaskNotAppropriateIn(RequestBody):
+    reason: str = Field(
+        ..., max_length=300, pattern=NOT_BLANK, description="Why the ask is not appropriate."
+    )
 
 
 class TaskPage(PageMeta):

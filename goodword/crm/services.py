@@ -17,6 +17,7 @@ from goodword.crm.cleaning import (
     DEAL_FIELDS,
     TASK_FIELDS,
     clean_fields,
+    text,
 )
 from goodword.crm.models import (
     Account,
@@ -27,6 +28,7 @@ from goodword.crm.models import (
     Lifecycle,
     Stage,
     Task,
+    TaskKind,
     TaskStatus,
 )
 from goodword.lib.errors import Invalid
@@ -418,6 +420,12 @@ def deal_move(
 # --- tasks ----------------------------------------------------------------------------
 
 
+# The database allows one open referral ask per account (crm_task_one_open_ask_per_account).
+_ONE_OPEN_ASK = {"account": ["already has an open referral ask"]}
+SNOOZE_AT_MOST = dt.timedelta(days=365)
+_NO_LONGER_OPEN = {"status": ["the task is no longer open"]}
+
+
 def _task_links(
     account: Account | None, contact: Contact | None, deal: Deal | None
 ) -> Account | None:
@@ -445,9 +453,8 @@ def task_create(
     now = timezone.now()
     if cleaned.get("due_at") is None:
         cleaned["due_at"] = now
-    task = Task.objects.create(
-        owner=owner, account=account, contact=contact, deal=deal, created_at=now, **cleaned
-    )
+    task = Task(owner=owner, account=account, contact=contact, deal=deal, created_at=now, **cleaned)
+    _save_unique(task, _ONE_OPEN_ASK)
     if task.status != TaskStatus.OPEN:
         task.completed_at = now
         task.save(update_fields=["completed_at"])
@@ -482,7 +489,8 @@ def task_update(
         setattr(task, field, value)
     if "status" in after:
         task.completed_at = timezone.now() if task.status != TaskStatus.OPEN else None
-    task.save()
+    # Reopening an ask, or turning a task into one, may meet the account's open ask.
+    _save_unique(task, _ONE_OPEN_ASK)
     if task.account is not None:
         activity_record(
             actor=actor,
@@ -507,7 +515,7 @@ def task_complete(*, actor: User | None, task: Task, outcome: str = "", notes: s
         fields["notes"] = (task.notes + "\n\n" + notes).strip()
     done = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(**fields)
     if done != 1:
-        raise Invalid({"status": ["the task is no longer open"]})
+        raise Invalid(_NO_LONGER_OPEN)
     task.refresh_from_db()
     if task.account is not None:
         activity_record(
@@ -518,5 +526,78 @@ def task_complete(*, actor: User | None, task: Task, outcome: str = "", notes: s
             summary=f"Task {task.subject} done" + (f": {outcome}" if outcome else ""),
             before={"status": "open"},
             after={"status": "done", "outcome": task.outcome},
+        )
+    return task
+
+
+def _snooze_time(until: dt.datetime, now: dt.datetime) -> dt.datetime:
+    if until.tzinfo is None:
+        raise Invalid({"until": ["must have a time zone"]})
+    if until <= now:
+        raise Invalid({"until": ["must be in the future"]})
+    if until > now + SNOOZE_AT_MOST:
+        raise Invalid({"until": [f"must be at most {SNOOZE_AT_MOST.days} days ahead"]})
+    return until.astimezone(dt.UTC)
+
+
+@transaction.atomic
+def task_snooze(*, actor: User | None, task: Task, until: dt.datetime) -> Task:
+    """Put an open task of any kind off: it falls due again at `until`, which must be after
+    now and at most 365 days ahead. Raises Invalid for a time outside that window, a naive
+    time, or a task no longer open (nothing changes)."""
+    until = _snooze_time(until, timezone.now())
+    outcome = f"snoozed until {until:%Y-%m-%d}"
+    before = _snapshot(task, ["due_at", "snoozed_until", "outcome"])
+    snoozed = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
+        due_at=until, snoozed_until=until, outcome=outcome
+    )
+    if snoozed != 1:
+        raise Invalid(_NO_LONGER_OPEN)
+    task.refresh_from_db()
+    if task.account is not None:
+        activity_record(
+            actor=actor,
+            account=task.account,
+            verb="task.snoozed",
+            obj=task,
+            summary=f"Task {task.subject} {outcome}",
+            before=before,
+            after=_snapshot(task, ["due_at", "snoozed_until", "outcome"]),
+        )
+    return task
+
+
+_REASON = {"reason": text(300, required=True)}
+
+
+@transaction.atomic
+def ask_not_appropriate(*, actor: User | None, task: Task, reason: str) -> Task:
+    """Close an open referral ask as not appropriate, saying why (1 to 300 characters once
+    stripped); the scan's cooldown counts such asks. Raises Invalid for a missing or long
+    reason, another kind of task, or an ask no longer open (nothing changes)."""
+    reason = clean_fields(_REASON, {"reason": reason})["reason"]
+    if task.kind != TaskKind.REFERRAL_ASK:
+        raise Invalid({"kind": ["only a referral ask can be closed as not appropriate"]})
+    # The kind is in the condition too: an edit meanwhile may have made it another task.
+    closed = Task.objects.filter(
+        pk=task.pk, status=TaskStatus.OPEN, kind=TaskKind.REFERRAL_ASK
+    ).update(
+        status=TaskStatus.CANCELLED,
+        outcome="not appropriate",
+        reason=reason,
+        completed_at=timezone.now(),
+    )
+    if closed != 1:
+        raise Invalid({"status": ["the task is no longer an open referral ask"]})
+    task.refresh_from_db()
+    if task.account is not None:
+        activity_record(
+            actor=actor,
+            account=task.account,
+            verb="task.not_appropriate",
+            obj=task,
+            summary=f"Referral ask {task.subject} closed as not appropriate: {reason}",
+            before={"status": "open"},
+            after={"status": task.status, "outcome": task.outcome, "reason": reason},
         )
     return task

@@ -10,6 +10,12 @@ urlpatterns: list[URLPattern] = [
     path("tasks/<int:task_id>/", views.task_detail, name="task-detail"),
     path("tasks/<int:task_id>/edit/", views.task_edit, name="task-edit"),
     path("tasks/<int:task_id>/done/", views.task_done, name="task-done"),
+    path("tasks/<int:task_id>/snooze/", views.task_snooze, name="task-snooze"),
+    path(
+        "tasks/<int:task_id>/not-appropriate/",
+        views.task_not_appropriate,
+        name="task-not-appropriate",
+    ),
     path("accounts/", views.accounts_list, name="accounts"),
     path("accounts/export.csv", views.accounts_export, name="accounts-export"),
     path("accounts/<int:account_id>/", views.account_detail, name="account-detail"),

@@ -25,6 +25,7 @@ from goodword.crm import board, selectors, services
 from goodword.crm.forms import (
     AccountFilterForm,
     AccountForm,
+    AskNotAppropriateForm,
     BoardFilterForm,
     ContactForm,
     DealCreateForm,
@@ -33,10 +34,12 @@ from goodword.crm.forms import (
     MoveForm,
     TaskDoneForm,
     TaskEditForm,
+    TaskFilterForm,
     TaskForm,
+    TaskSnoozeForm,
     add_invalid,
 )
-from goodword.crm.models import Account, Deal, Task, TaskStatus
+from goodword.crm.models import Account, Deal, Task, TaskKind, TaskStatus
 from goodword.lib.csvsafe import csv_lines
 from goodword.lib.errors import Forbidden, Invalid, NotFound
 from goodword.signals.selectors import account_signals
@@ -150,10 +153,19 @@ class TaskGroup:
     total: int
 
 
+def _task_kind(request: HttpRequest) -> str:
+    """The kind a task list is narrowed to; an unknown one is ignored, like other filters."""
+    form = TaskFilterForm(request.GET)
+    return (form.cleaned_data.get("kind") or "") if form.is_valid() else ""
+
+
 @require_GET
 def my_tasks(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     scope, qs = _task_scope(request, user)
+    kind = _task_kind(request)
+    if kind:
+        qs = qs.filter(kind=kind)
     open_tasks = qs.filter(status=TaskStatus.OPEN).order_by("due_at", "id")
     today, tomorrow = _day_bounds(timezone.now())
     groups = []
@@ -169,20 +181,47 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
     context = {
         "groups": groups,
         "scope": scope,
+        "kind": kind,
+        "filter_form": TaskFilterForm(initial={"kind": kind}),
         "can_team": (user.is_manager or user.is_admin_role) and user.team_id is not None,
         "today": today,
         "show_owner": scope == "team",
-        "done_form": TaskDoneForm(),
+        **_task_forms(),
     }
     return render(request, "crm/my_tasks.html", context)
 
 
+def _task_forms(
+    task: Task | None = None, bound: dict[str, forms.Form] | None = None
+) -> dict[str, Any]:
+    """The forms of the actions on an open task, fresh unless one came back bound with its
+    errors. `refused` holds the errors of a bound form that `task`'s page or row does not
+    show (the task is no longer open, or is not an ask), to be shown on their own."""
+    bound = bound or {}
+    shown: set[str] = set()
+    if task is not None and task.status == TaskStatus.OPEN:
+        shown = {"done_form", "snooze_form"}
+        if task.kind == TaskKind.REFERRAL_ASK:
+            shown.add("ask_form")
+    hidden = [form for name, form in bound.items() if name not in shown]
+    return {
+        "done_form": TaskDoneForm(),
+        "snooze_form": TaskSnoozeForm(),
+        "ask_form": AskNotAppropriateForm(),
+        **bound,
+        "refused": [m for form in hidden for ms in form.errors.values() for m in ms],
+    }
+
+
 def _task_row(
-    request: HttpRequest, task: Task, form: forms.Form | None = None, status: int = 200
+    request: HttpRequest,
+    task: Task,
+    bound: dict[str, forms.Form] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     context = {
         "task": task,
-        "done_form": form or TaskDoneForm(),
+        **_task_forms(task, bound),
         "today": _day_bounds(timezone.now())[0],
         "show_owner": request.POST.get("show_owner") == "1",
         "next": request.POST.get("next", ""),
@@ -190,26 +229,56 @@ def _task_row(
     return render(request, "crm/_task_row.html", context, status=status)
 
 
+def _task_action(
+    request: HttpRequest,
+    task_id: int,
+    name: str,
+    form_class: type[forms.Form],
+    save: Callable[[User, Task, Any], Any],
+) -> HttpResponse:
+    """The shape shared by the actions on a task (done, snooze, not appropriate): check write
+    access, validate, call the service. With htmx the task's row comes back, with the form's
+    errors and status 400 on a refusal; without, a redirect back, or on a refusal the task's
+    page with the form's errors (status 400, nothing written)."""
+    user = _user(request)
+    task = selectors.task_get_for(user=user, task_id=task_id, write=True)
+    form = form_class(request.POST)
+    if _submitted(form, lambda: save(user, task, form)):
+        if _is_htmx(request):
+            return _task_row(request, task)
+        return redirect(_next_url(request, reverse("my-tasks")))
+    task.refresh_from_db()
+    if _is_htmx(request):
+        return _task_row(request, task, {name: form}, status=400)
+    edit = TaskEditForm(initial=TaskEditForm.initial_for(task))
+    return _task_page(request, task, edit, status=400, bound={name: form})
+
+
 @require_POST
 @access
 def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
-    user = _user(request)
-    task = selectors.task_get_for(user=user, task_id=task_id, write=True)
-    form = TaskDoneForm(request.POST)
-    if form.is_valid():
-        try:
-            task = services.task_complete(
-                actor=user, task=task, outcome=form.cleaned_data["outcome"]
-            )
-        except Invalid as exc:
-            add_invalid(form, exc)
-    if form.errors:
-        if _is_htmx(request):
-            return _task_row(request, task, form, status=400)
-        return render(request, "crm/task_done.html", {"task": task, "form": form}, status=400)
-    if _is_htmx(request):
-        return _task_row(request, task)
-    return redirect(_next_url(request, reverse("my-tasks")))
+    def save(user: User, task: Task, form: TaskDoneForm) -> None:
+        services.task_complete(actor=user, task=task, outcome=form.cleaned_data["outcome"])
+
+    return _task_action(request, task_id, "done_form", TaskDoneForm, save)
+
+
+@require_POST
+@access
+def task_snooze(request: HttpRequest, task_id: int) -> HttpResponse:
+    def save(user: User, task: Task, form: TaskSnoozeForm) -> None:
+        services.task_snooze(actor=user, task=task, until=form.until_time())
+
+    return _task_action(request, task_id, "snooze_form", TaskSnoozeForm, save)
+
+
+@require_POST
+@access
+def task_not_appropriate(request: HttpRequest, task_id: int) -> HttpResponse:
+    def save(user: User, task: Task, form: AskNotAppropriateForm) -> None:
+        services.ask_not_appropriate(actor=user, task=task, reason=form.cleaned_data["reason"])
+
+    return _task_action(request, task_id, "ask_form", AskNotAppropriateForm, save)
 
 
 @require_GET
@@ -221,9 +290,13 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
 
 
 def _task_page(
-    request: HttpRequest, task: Task, form: forms.Form, status: int = 200
+    request: HttpRequest,
+    task: Task,
+    form: forms.Form,
+    status: int = 200,
+    bound: dict[str, forms.Form] | None = None,
 ) -> HttpResponse:
-    context = {"task": task, "form": form, "done_form": TaskDoneForm()}
+    context = {"task": task, "form": form, **_task_forms(task, bound)}
     return render(request, "crm/task_detail.html", context, status=status)
 
 
@@ -256,10 +329,12 @@ def tasks_export(request: HttpRequest) -> Any:
     status = request.GET.get("status", "")
     if status in TaskStatus.values:
         qs = qs.filter(status=status)
+    if kind := _task_kind(request):
+        qs = qs.filter(kind=kind)
     columns = ["id", "kind", "subject", "owner__email", "account__name", "account__external_id"]
-    columns += ["due_at", "status", "outcome", "completed_at"]
+    columns += ["due_at", "status", "outcome", "completed_at", "snoozed_until", "reason"]
     header = ["id", "kind", "subject", "owner_email", "account", "account_external_id"]
-    header += ["due_at", "status", "outcome", "completed_at"]
+    header += ["due_at", "status", "outcome", "completed_at", "snoozed_until", "reason"]
     return _csv_response("tasks.csv", header, _values(qs.order_by("due_at", "id"), columns))
 
 
@@ -373,7 +448,7 @@ def _account_page(
         "signals": account_signals(account=account, now=timezone.now()),
         "stages": list(selectors.stages_list()),
         "today": _day_bounds(timezone.now())[0],
-        "done_form": TaskDoneForm(),
+        **_task_forms(),
         "contact_form": forms_.get("contact_form") or ContactForm(),
         "open_form": next(iter(forms_), ""),
         **{name: forms_.get(name) for name in LAZY_FORMS},

@@ -54,7 +54,9 @@ def rows(events: ir.Table, part: Slice, *, event: str | None = None) -> ir.Table
 
 def value_of(table: ir.Table, measure: Measure) -> ir.FloatingValue:
     if measure.kind == "count":
-        return ibis.literal(1.0, type="float64")
+        # A cast, not a float literal: PostgreSQL reads 1.0 as numeric, and its sum as a
+        # Decimal, which the float64 Ibis expects cannot hold.
+        return ibis.literal(1).cast("float64")
     found = number(table, measure.property)
     return ibis.cases((found > 0, found), else_=ibis.literal(0.0, type="float64"))
 
@@ -74,6 +76,17 @@ def index_of(day: dt.date) -> int:
 
 def memtable(table: pa.Table) -> ir.Table:
     return ibis.memtable(table)
+
+
+def fetch(expr: ir.Table) -> pa.Table:
+    """The rows of `expr`, timestamps in UTC on every backend. PySpark's come without a
+    zone; they hold UTC (Spark keeps instants), so only the zone is added."""
+    table = expr.to_pyarrow()
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is None:
+            utc = pa.timestamp(field.type.unit, tz="UTC")
+            table = table.set_column(i, field.with_type(utc), table.column(i).cast(utc))
+    return table
 
 
 # --- milestones -----------------------------------------------------------------------
@@ -131,10 +144,10 @@ def milestone(
     wanted = marked.last
     for name in hits:
         wanted = wanted | marked[name]
-    return (
-        marked.filter(wanted)
-        .select("account_id", "timestamp", "message_id", "value", "total", "last", *hits)
-        .to_pyarrow()
+    return fetch(
+        marked.filter(wanted).select(
+            "account_id", "timestamp", "message_id", "value", "total", "last", *hits
+        )
     )
 
 
@@ -205,10 +218,10 @@ def goals(
         last=seen.n == seen.size,
         hit=(seen.total >= seen.target) & (seen.total - seen.value < seen.target),
     )
-    return (
-        marked.filter(marked.last | marked.hit)
-        .select("goal_id", "account_id", "timestamp", "message_id", "total", "last", "hit")
-        .to_pyarrow()
+    return fetch(
+        marked.filter(marked.last | marked.hit).select(
+            "goal_id", "account_id", "timestamp", "message_id", "total", "last", "hit"
+        )
     )
 
 
@@ -240,17 +253,17 @@ RANGES = pa.schema(
 def first_events(events: ir.Table, *, part: Slice) -> pa.Table:
     """account_id, first_at: each account's earliest event (of any name) in `part`."""
     src = rows(events, part)
-    return src.group_by(src.account_id).aggregate(first_at=src.timestamp.min()).to_pyarrow()
+    return fetch(src.group_by(src.account_id).aggregate(first_at=src.timestamp.min()))
 
 
 def touched_weeks(events: ir.Table, *, part: Slice) -> pa.Table:
     """account_id, lo, hi (week_index), first_at of the events in `part` per account."""
     src = rows(events, part)
     week = week_index(src.timestamp)
-    return (
-        src.group_by(src.account_id)
-        .aggregate(lo=week.min(), hi=week.max(), first_at=src.timestamp.min())
-        .to_pyarrow()
+    return fetch(
+        src.group_by(src.account_id).aggregate(
+            lo=week.min(), hi=week.max(), first_at=src.timestamp.min()
+        )
     )
 
 

@@ -162,6 +162,7 @@ def scan_run(
     scan = scan_start(full=full or previous is None, trigger=trigger, now=now)
     try:
         _scan(scan, previous, programme, say or (lambda _: None))
+        _asks(scan, programme, now, say or (lambda _: None))
     except ScanLost:
         raise
     except Exception as exc:
@@ -270,6 +271,26 @@ def _scan(
             found = list(records.found_for(rule))
             results[rule.id] = RuleResult(parts=[(found, _everything, None)], full="records")
     _finish(scan, programme, results, first, errors)
+
+
+def _asks(scan: Scan, programme: Programme, now: dt.datetime, say: Callable[[str], None]) -> None:
+    """Queue the asks that are due after the moments are written. A failure here leaves the
+    moments (already committed) and is recorded; the next scan queues what is still due."""
+    from goodword.moments.asks import asks_queue
+
+    try:
+        queued = asks_queue(programme=programme, now=now)
+    except Exception as exc:
+        log.exception("queuing asks after scan %s failed", scan.pk)
+        scan.refresh_from_db()
+        Scan.objects.filter(pk=scan.pk).update(
+            errors=[*scan.errors, f"asks: {type(exc).__name__}: {exc}"]
+        )
+        return
+    say(f"{queued.due:,} accounts due, {len(queued.created):,} asks queued")
+    Scan.objects.filter(pk=scan.pk).update(
+        asks_created=len(queued.created), blocked=dict(queued.blocked)
+    )
 
 
 def _count(ctx: Context) -> int:

@@ -318,8 +318,11 @@ class PostgresStore(Store):
     def _create(self) -> None:
         with self.con.transaction():
             self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.config.schema}"')
+            # Byte order for message_id, as DuckDB and Spark sort it: rules break ties in
+            # time by it, and a locale's collation would pick another event.
             self.con.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.name} (message_id text PRIMARY KEY, "
+                f"CREATE TABLE IF NOT EXISTS {self.name} "
+                '(message_id text COLLATE "C" PRIMARY KEY, '
                 "account_id bigint NOT NULL, user_id text NOT NULL, event text NOT NULL, "
                 '"timestamp" timestamptz NOT NULL, properties text NOT NULL, '
                 "received_at timestamptz NOT NULL, batch bigint NOT NULL DEFAULT 0)"

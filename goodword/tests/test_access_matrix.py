@@ -29,6 +29,7 @@ from goodword.crm.models import (
     Task,
 )
 from goodword.jobs.models import Job
+from goodword.moments.models import Moment, ProgrammeVersion
 from goodword.signals.models import (
     Event,
     Goal,
@@ -56,6 +57,8 @@ WEB: dict[str, Route] = {
     "task-detail": Route("task", ("GET", "POST")),
     "task-edit": Route("task", ("GET", "POST")),
     "task-done": Route("task", ("GET", "POST")),
+    "task-snooze": Route("task", ("GET", "POST")),
+    "task-not-appropriate": Route("task", ("GET", "POST")),
     "accounts": Route(None, ("GET",)),
     "accounts-export": Route(None, ("GET",)),
     "account-detail": Route("account", ("GET", "POST")),
@@ -79,9 +82,15 @@ WEB: dict[str, Route] = {
     "signals-goals": Route(None, ("GET",)),
     "signals-goals-export": Route(None, ("GET",)),
     "signals-weeks-export": Route(None, ("GET",)),
+    "account-readiness": Route("account", ("GET",)),
+    "moments-export": Route(None, ("GET",)),
 }
 # Pages for admins only: everyone else gets 404, as for a page that does not exist.
 ADMIN_ONLY = {"intake-status"}
+# Admin pages with a form: GET and POST are 404 for everyone else.
+ADMIN_FORMS = {"programme-settings"}
+# Pages for admins and managers: 404 for reps and CSMs.
+LEADS_ONLY = {"scans"}
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
 PUBLIC = {"login", "logout"}
 # Segment-compatible event intake: its own keys (write keys, ingest API keys), no session.
@@ -113,6 +122,8 @@ API: dict[str, str | None] = {
     "POST /api/v1/tasks": "body:account",
     "GET /api/v1/tasks/{task_id}": "task",
     "PATCH /api/v1/tasks/{task_id}": "task",
+    "POST /api/v1/tasks/{task_id}/snooze": "task",
+    "POST /api/v1/tasks/{task_id}/not-appropriate": "task",
     # Imports are for admins only: see test_only_admins_may_import_or_read_import_runs.
     "POST /api/v1/imports/{kind}": "import",
     "GET /api/v1/import-runs/{run_id}": "import",
@@ -147,7 +158,7 @@ def test_every_route_is_covered():
         for route, name in _walk(get_resolver().url_patterns)
         if not route.startswith(("admin/", "api/"))
     }
-    assert names - PUBLIC - INGEST - ADMIN_ONLY == set(WEB)
+    assert names - PUBLIC - INGEST - ADMIN_ONLY - ADMIN_FORMS - LEADS_ONLY == set(WEB)
 
 
 @pytest.mark.parametrize("name", sorted(INGEST))
@@ -181,6 +192,31 @@ def test_admin_only_route_is_404_for_everyone_else(client, world, role, name):
     assert client.get(reverse(name)).status_code == 200
 
 
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+@pytest.mark.parametrize("name", sorted(ADMIN_FORMS))
+def test_admin_form_is_404_for_everyone_else(client, world, role, name):
+    # given a signed-in user who is not an admin
+    client.force_login(world["users"][role])
+    before = snapshot()
+    # when they open or post the admin form, then it does not exist for them
+    assert client.get(reverse(name)).status_code == 404
+    assert client.post(reverse(name), _post_data()).status_code == 404
+    assert snapshot() == before
+    client.force_login(world["users"]["admin"])
+    assert client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody"])
+@pytest.mark.parametrize("name", sorted(LEADS_ONLY))
+def test_leads_only_route_is_404_for_reps_and_csms(client, world, role, name):
+    client.force_login(world["users"][role])
+    assert client.get(reverse(name)).status_code == 404
+    assert client.post(reverse(name), _post_data()).status_code == 405
+    for lead in ("manager", "admin"):
+        client.force_login(world["users"][lead])
+        assert client.get(reverse(name)).status_code == 200
+
+
 def test_every_api_operation_is_covered():
     assert _api_operations() == set(API)
 
@@ -205,6 +241,8 @@ def snapshot() -> list[Any]:
         Goal,
         ImportRun,
         WriteKey,
+        Moment,
+        ProgrammeVersion,
         APIKey,  # last: API tests leave out its last_used_at, which a request may set
     ]
     return [list(m._default_manager.order_by("pk").values()) for m in models]
@@ -266,6 +304,8 @@ def _post_data() -> dict[str, str]:
         "outcome": "done",
         "due_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "status": "done",
+        "until": (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).date().isoformat(),
+        "reason": "Taken over",
     }
 
 
@@ -348,6 +388,12 @@ def _api_call(
         "deals": {"name": "Taken over"},
         "tasks": {"subject": "Taken over"},
     }[resource]
+    # A task's actions take their own bodies; a valid one, so only the access check stops it.
+    action = template.rsplit("/", 1)[1]
+    if action == "snooze":
+        body = {"until": (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat()}
+    elif action == "not-appropriate":
+        body = {"reason": "Taken over"}
     if target_kind in {"account", "contact", "deal", "task"}:
         path = template.replace("{" + f"{target_kind}_id" + "}", str(west[target_kind].pk))
     if target_kind == "body:account":
@@ -382,7 +428,14 @@ def test_api_operation_hides_foreign_records(client, world, role, operation):
     assert snapshot()[:-1] == before[:-1]
 
 
-@pytest.mark.parametrize("operation", sorted(op for op, t in API.items() if op.startswith("PATCH")))
+@pytest.mark.parametrize(
+    "operation",
+    sorted(
+        op
+        for op, t in API.items()
+        if op.startswith("PATCH") or (op.startswith("POST") and t == "task")
+    ),
+)
 def test_api_manager_of_another_team_cannot_change(client, world, operation):
     headers = _bearer(world["users"]["other_manager"])
     before = snapshot()

@@ -632,6 +632,8 @@ def test_openapi_schema_is_public(client: Client) -> None:
         f"{API}/deals/{{deal_id}}",
         f"{API}/tasks",
         f"{API}/tasks/{{task_id}}",
+        f"{API}/tasks/{{task_id}}/snooze",
+        f"{API}/tasks/{{task_id}}/not-appropriate",
         f"{API}/stages",
         f"{API}/imports/{{kind}}",
         f"{API}/import-runs/{{run_id}}",

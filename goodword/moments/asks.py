@@ -1,0 +1,129 @@
+"""Queuing the referral ask: for every account whose readiness reached the threshold and
+that passes every gate, a referral_ask task for its owner, naming the contact to ask, the
+moments behind it and a one-line why-now. The database allows one open ask per account
+(crm_task_one_open_ask_per_account), so two scans at once cannot queue two."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from goodword.crm.models import Activity, Task, TaskKind
+from goodword.engine.gates import Block, add_business_days, explain, gates_check
+from goodword.engine.programme import Programme
+from goodword.moments.facts import AccountFacts, assignee, gather, moments_by_account, readiness_of
+from goodword.moments.models import Moment
+
+
+@dataclass
+class Queued:
+    created: list[Task] = field(default_factory=list)
+    blocked: Counter[str] = field(default_factory=Counter)  # gate → accounts it blocked
+    due: int = 0  # accounts whose readiness reached the threshold
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an account would be asked now, and why not."""
+
+    facts: AccountFacts
+    threshold: float
+    blocks: tuple[Block, ...]
+
+    @property
+    def reasons(self) -> list[str]:
+        return explain(readiness=self.facts.readiness, threshold=self.threshold, blocks=self.blocks)
+
+    @property
+    def due(self) -> bool:
+        return not self.reasons
+
+
+def verdicts(
+    programme: Programme, *, now: dt.datetime, accounts: list[int] | None = None
+) -> dict[int, Verdict]:
+    """The verdict for each account with moments in the readiness horizon (or for the
+    accounts given, moments or not)."""
+    moments = moments_by_account(programme, now=now, accounts=accounts)
+    ids = accounts if accounts is not None else list(moments)
+    facts = gather(ids, programme, now=now, moments=moments)
+    return {
+        account_id: Verdict(
+            facts=f,
+            threshold=programme.readiness.threshold,
+            blocks=gates_check(f.gate, now=now, config=programme.gates),
+        )
+        for account_id, f in facts.items()
+    }
+
+
+def asks_queue(*, programme: Programme, now: dt.datetime) -> Queued:
+    """Create the asks that are due now; returns them and how many accounts each gate
+    blocked (among those whose readiness reached the threshold)."""
+    threshold = programme.readiness.threshold
+    moments = moments_by_account(programme, now=now)
+    ready = [a for a, ms in moments.items() if readiness_of(ms, programme, now) >= threshold]
+    out = Queued(due=len(ready))
+    for verdict in verdicts(programme, now=now, accounts=ready).values():
+        if verdict.blocks:
+            out.blocked.update(block.gate for block in verdict.blocks)
+            continue
+        task = ask_create(facts=verdict.facts, programme=programme, now=now)
+        if task is not None:
+            out.created.append(task)
+        else:
+            out.blocked["open_ask"] += 1
+    return out
+
+
+def ask_create(*, facts: AccountFacts, programme: Programme, now: dt.datetime) -> Task | None:
+    """The ask for one account, with its moments linked; None when an open ask exists (the
+    unique constraint refused it) or nobody can own it."""
+    owner = assignee(facts.account, programme)
+    if owner is None:
+        return None
+    contact = facts.contact
+    who = (contact.full_name or contact.email) if contact else "a contact"
+    try:
+        with transaction.atomic():
+            task = Task.objects.create(
+                kind=TaskKind.REFERRAL_ASK,
+                subject=f"Ask {who} at {facts.account.name} for a referral"[:200],
+                owner=owner,
+                account=facts.account,
+                contact=contact,
+                due_at=add_business_days(now, programme.asks.due_business_days),
+                notes=why_now(facts, programme, now),
+                created_at=now,
+            )
+            Moment.objects.filter(pk__in=[m.pk for m in facts.moments], ask__isnull=True).update(
+                ask=task
+            )
+            Activity.objects.create(
+                account=facts.account,
+                verb="ask.queued",
+                object_type="task",
+                object_id=task.pk,
+                summary=f"Referral ask queued for {owner}: {task.notes}"[:300],
+                at=now,
+            )
+    except IntegrityError:
+        return None
+    return task
+
+
+def why_now(facts: AccountFacts, programme: Programme, now: dt.datetime) -> str:
+    """One line: the moment that adds most to readiness now, and how many more there are."""
+    names = {r.id: r.name for r in programme.active_rules}
+    if not facts.moments:
+        return f"readiness {facts.readiness:.0f} ≥ {programme.readiness.threshold:g}"
+    top = max(facts.moments, key=lambda m: readiness_of([m], programme, now))
+    more = len(facts.moments) - 1
+    tail = f" (and {more} more moment{'s' if more != 1 else ''})" if more else ""
+    return (
+        f"{names.get(top.rule_id, top.rule_id)}: {top.evidence}{tail}; readiness "
+        f"{facts.readiness:.0f} ≥ {programme.readiness.threshold:g}"
+    )[:1000]

@@ -1,0 +1,276 @@
+"""What health, readiness and the gates look at, gathered from the database for many
+accounts at once (the scan) or one (the account page, the API), as of a given time.
+
+Asks are referral_ask tasks. An ask counts as made when it was done (at completed_at) or
+closed as not appropriate (at completed_at: the owner judged the account, which starts the
+cooldown too); an open one blocks the account with the open_ask gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+
+from goodword.crm.models import Account, Contact, Deal, Task, TaskKind, TaskStatus
+from goodword.engine.gates import GateFacts, readiness
+from goodword.engine.health import Health, HealthFacts, health_score, next_renewal
+from goodword.engine.programme import Programme
+from goodword.moments.models import Moment
+from goodword.signals.models import EventWeek, Message, NpsResponse, Ticket
+from goodword.users.models import User
+
+CHUNK = 500  # accounts per query (SQLite allows 32,766 parameters per statement)
+MADE = Q(status=TaskStatus.DONE) | Q(status=TaskStatus.CANCELLED, outcome="not appropriate")
+
+
+@dataclass
+class AccountFacts:
+    account: Account
+    health: Health
+    readiness: float
+    moments: list[Moment]  # live moments that count towards readiness, newest first
+    contact: Contact | None
+    gate: GateFacts
+
+
+@dataclass
+class _Bulk:
+    weeks: dict[int, dict[dt.date, int]] = field(default_factory=lambda: defaultdict(dict))
+    nps: dict[int, str] = field(default_factory=dict)
+    detractor: dict[int, dt.datetime] = field(default_factory=dict)
+    csat: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    escalations: dict[int, int] = field(default_factory=dict)
+    renewal_open: set[int] = field(default_factory=set)
+    asks: dict[int, list[Task]] = field(default_factory=lambda: defaultdict(list))
+    engaged: dict[int, int] = field(default_factory=dict)  # account → most engaged contact
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def moments_by_account(
+    programme: Programme, *, now: dt.datetime, accounts: Collection[int] | None = None
+) -> dict[int, list[Moment]]:
+    """Live moments of the programme's active rules within the readiness horizon, by account,
+    newest first. Moments after `now` are left out (a backtest replays the past)."""
+    weights = {r.id: r.weight for r in programme.active_rules}
+    since = now - dt.timedelta(days=programme.readiness.horizon_days)
+    qs = Moment.objects.filter(
+        retracted_at__isnull=True, rule_id__in=weights, occurred_at__gte=since, occurred_at__lte=now
+    ).order_by("-occurred_at", "-id")
+    if accounts is not None:
+        qs = qs.filter(account_id__in=list(accounts))
+    out: dict[int, list[Moment]] = defaultdict(list)
+    for moment in qs:
+        out[moment.account_id].append(moment)
+    return out
+
+
+def readiness_of(moments: list[Moment], programme: Programme, now: dt.datetime) -> float:
+    weights = {r.id: r.weight for r in programme.active_rules}
+    pairs = [(m.occurred_at, weights.get(m.rule_id, 0.0)) for m in moments]
+    return readiness(pairs, now=now, config=programme.readiness)
+
+
+def gather(
+    account_ids: Collection[int],
+    programme: Programme,
+    *,
+    now: dt.datetime,
+    moments: dict[int, list[Moment]] | None = None,
+) -> dict[int, AccountFacts]:
+    """Facts for each account, as of `now`."""
+    ids = list(account_ids)
+    if moments is None:
+        moments = moments_by_account(programme, now=now, accounts=ids)
+    out: dict[int, AccountFacts] = {}
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        bulk = _bulk(part, programme, now)
+        accounts = Account.objects.filter(pk__in=part).select_related("owner", "csm")
+        contacts = _contacts(part, moments, bulk)
+        for account in accounts:
+            mine = moments.get(account.pk, [])
+            contact = contacts.get(account.pk)
+            health = health_score(_health_facts(account, bulk, now, programme), programme.health)
+            out[account.pk] = AccountFacts(
+                account=account,
+                health=health,
+                readiness=readiness_of(mine, programme, now),
+                moments=mine,
+                contact=contact,
+                gate=_gate_facts(account, contact, health, bulk, programme, now),
+            )
+    return out
+
+
+def _bulk(ids: list[int], programme: Programme, now: dt.datetime) -> _Bulk:
+    bulk = _Bulk()
+    config = programme.health
+    this_week = monday(now.date())
+    weeks = config.usage_recent_weeks + config.usage_baseline_weeks
+    first = this_week - dt.timedelta(weeks=weeks)
+    for row in EventWeek.objects.filter(
+        account_id__in=ids, week__gte=first, week__lt=this_week
+    ).values_list("account_id", "week", "events"):
+        bulk.weeks[row[0]][row[1]] = row[2]
+    nps_since = now - dt.timedelta(days=config.nps_days)
+    for account_id, category, at in (
+        NpsResponse.objects.filter(account_id__in=ids, responded_at__lte=now)
+        .order_by("account_id", "responded_at", "id")
+        .values_list("account_id", "category", "responded_at")
+    ):
+        if at >= nps_since:
+            bulk.nps[account_id] = category  # the latest wins: rows come oldest first
+        if category == "detractor":
+            bulk.detractor[account_id] = at
+    _tickets(bulk, ids, programme, now)
+    renewals = Deal.objects.filter(
+        account_id__in=ids, kind="renewal", stage__is_won=False, stage__is_lost=False
+    )
+    bulk.renewal_open = set(renewals.values_list("account_id", flat=True))
+    asks = Task.objects.filter(account_id__in=ids, kind=TaskKind.REFERRAL_ASK)
+    for task in asks.only(
+        "id", "account_id", "contact_id", "status", "outcome", "created_at", "completed_at"
+    ):
+        if task.account_id is not None:
+            bulk.asks[task.account_id].append(task)
+    return bulk
+
+
+def _tickets(bulk: _Bulk, ids: list[int], programme: Programme, now: dt.datetime) -> None:
+    since = now - dt.timedelta(days=programme.health.csat_days)
+    rated = Ticket.objects.filter(
+        account_id__in=ids, closed_at__gte=since, closed_at__lte=now, csat__isnull=False
+    )
+    for account_id, csat in rated.values_list("account_id", "csat"):
+        if csat is not None:
+            bulk.csat[account_id].append(csat)
+    escalated = (
+        Ticket.objects.filter(account_id__in=ids, escalated=True, opened_at__lte=now)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gt=now))
+        .values("account_id")
+        .annotate(n=Count("id"))
+    )
+    bulk.escalations = {row["account_id"]: row["n"] for row in escalated}
+
+
+def _contacts(ids: list[int], moments: dict[int, list[Moment]], bulk: _Bulk) -> dict[int, Contact]:
+    """The contact to ask: the newest moment's contact, else the account's most engaged
+    contact (most NPS answers, tickets and messages; the oldest record breaks ties).
+    Contacts who opted out are still returned: the gate says so."""
+    wanted: dict[int, int] = {}
+    for account_id in ids:
+        named = next((m.contact_id for m in moments.get(account_id, []) if m.contact_id), None)
+        if named is not None:
+            wanted[account_id] = named
+    missing = [a for a in ids if a not in wanted]
+    if missing:
+        wanted.update(_most_engaged(missing))
+    found = Contact.objects.in_bulk(list(wanted.values()))
+    return {a: found[c] for a, c in wanted.items() if c in found}
+
+
+def _most_engaged(ids: list[int]) -> dict[int, int]:
+    score: dict[tuple[int, int], int] = defaultdict(int)
+    for model in (NpsResponse, Ticket, Message):
+        rows = (
+            model.objects.filter(account_id__in=ids, contact_id__isnull=False)
+            .values_list("account_id", "contact_id")
+            .annotate(n=Count("id"))
+        )
+        for account_id, contact_id, n in rows:
+            score[(account_id, contact_id)] += n
+    best: dict[int, tuple[int, int]] = {}
+    for (account_id, contact_id), n in score.items():
+        known = best.get(account_id)
+        if known is None or (-n, contact_id) < (-known[0], known[1]):
+            best[account_id] = (n, contact_id)
+    out = {a: c for a, (_, c) in best.items()}
+    for account_id, contact_id in (
+        Contact.objects.filter(account_id__in=[a for a in ids if a not in out])
+        .order_by("account_id", "created_at", "id")
+        .values_list("account_id", "id")
+    ):
+        out.setdefault(account_id, contact_id)
+    return out
+
+
+def _health_facts(
+    account: Account, bulk: _Bulk, now: dt.datetime, programme: Programme
+) -> HealthFacts:
+    config = programme.health
+    this_week = monday(now.date())
+    weeks = config.usage_recent_weeks + config.usage_baseline_weeks
+    mine = bulk.weeks.get(account.pk, {})
+    series = tuple(mine.get(this_week - dt.timedelta(weeks=weeks - i), 0) for i in range(weeks))
+    days = None
+    if account.customer_since is not None:
+        days = (next_renewal(account.customer_since, now.date()) - now.date()).days
+    return HealthFacts(
+        weekly_events=series,
+        nps_category=bulk.nps.get(account.pk),
+        csat=tuple(bulk.csat.get(account.pk, [])),
+        open_escalations=bulk.escalations.get(account.pk, 0),
+        days_to_renewal=days,
+        renewal_deal_open=account.pk in bulk.renewal_open,
+    )
+
+
+def _gate_facts(
+    account: Account,
+    contact: Contact | None,
+    health: Health,
+    bulk: _Bulk,
+    programme: Programme,
+    now: dt.datetime,
+) -> GateFacts:
+    asks = [t for t in bulk.asks.get(account.pk, []) if t.created_at <= now]
+    made = [t.completed_at for t in asks if _made(t) and t.completed_at and t.completed_at <= now]
+    to_contact = tuple(
+        t.completed_at
+        for t in asks
+        if contact is not None
+        and t.contact_id == contact.pk
+        and _made(t)
+        and t.completed_at
+        and t.completed_at <= now
+    )
+    owner = assignee(account, programme)
+    opted_out = (
+        contact is not None and contact.opted_out_at is not None and contact.opted_out_at <= now
+    )
+    return GateFacts(
+        lifecycle=account.lifecycle,
+        customer_since=account.customer_since,
+        health=health.score,
+        last_detractor_at=bulk.detractor.get(account.pk),
+        open_escalations=bulk.escalations.get(account.pk, 0),
+        last_account_ask_at=max(made) if made else None,
+        contact_name=(contact.full_name or contact.email) if contact else None,
+        contact_opted_out=opted_out,
+        contact_asks=to_contact,
+        open_ask=any(t.status == TaskStatus.OPEN for t in asks),
+        owner_name=str(owner) if owner else None,
+        owner_active=bool(owner and owner.is_active),
+    )
+
+
+def _made(task: Task) -> bool:
+    return task.status == TaskStatus.DONE or (
+        task.status == TaskStatus.CANCELLED and task.outcome == "not appropriate"
+    )
+
+
+def assignee(account: Account, programme: Programme) -> User | None:
+    """Who gets the ask: the owner (or the CSM, as configured), else the other one."""
+    first, second = (
+        (account.csm, account.owner)
+        if programme.asks.assign_to == "csm"
+        else (account.owner, account.csm)
+    )
+    return first or second

@@ -1,0 +1,159 @@
+"""Queuing referral asks after a scan: who is asked, by whom, when it is due, and why an
+account was not asked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from goodword.crm.models import Account, Contact, Task, TaskKind, TaskStatus
+from goodword.engine.programme import NpsRule, Programme, ReadinessConfig
+from goodword.moments.asks import ask_create, verdicts
+from goodword.moments.facts import gather, monday
+from goodword.moments.models import Moment
+from goodword.moments.scan import scan_run
+from goodword.signals.models import EventWeek, NpsResponse
+from goodword.users.models import User
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 19, 10, 0, tzinfo=dt.UTC)  # a Thursday
+PROMOTER = NpsRule(id="promoter", kind="nps", weight=50, min_score=9)
+PROGRAMME = Programme(rules=(PROMOTER,), readiness=ReadinessConfig(threshold=40))
+
+
+@pytest.fixture
+def account(rep: User) -> Account:
+    """A customer for 200 days with steady usage: health 95 with a promoter answer."""
+    acme = Account.objects.create(
+        name="Acme",
+        lifecycle="customer",
+        customer_since=(NOW - dt.timedelta(days=200)).date(),
+        owner=rep,
+        created_at=NOW - dt.timedelta(days=400),
+        updated_at=NOW,
+    )
+    this_week = monday(NOW.date())
+    EventWeek.objects.bulk_create(
+        EventWeek(account=acme, week=this_week - dt.timedelta(weeks=w), events=100)
+        for w in range(1, 13)
+    )
+    return acme
+
+
+@pytest.fixture
+def jane(account: Account) -> Contact:
+    return Contact.objects.create(
+        account=account,
+        first_name="Jane",
+        last_name="Doe",
+        email="jane@acme.example",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def answer(account: Account, contact: Contact | None, score: int, days_ago: float) -> None:
+    NpsResponse.objects.create(
+        external_id=f"nps-{NpsResponse.objects.count()}",
+        account=account,
+        contact=contact,
+        contact_email=contact.email if contact else "",
+        score=score,
+        responded_at=NOW - dt.timedelta(days=days_ago),
+        imported_at=NOW,
+    )
+
+
+def test_a_ready_healthy_account_gets_one_ask_for_its_owner(
+    account: Account, jane: Contact, rep: User
+) -> None:
+    # Given a promoter answer from Jane yesterday (readiness 50 × 0.5^(1/14) ≈ 47.6 ≥ 40)
+    answer(account, jane, 10, days_ago=1)
+    # When the scan runs
+    scan = scan_run(full=True, now=NOW, programme=PROGRAMME)
+    # Then one ask is queued for the owner, naming Jane, due in 2 business days (Monday)
+    ask = Task.objects.get(kind=TaskKind.REFERRAL_ASK)
+    assert (ask.owner, ask.account, ask.contact, ask.status) == (rep, account, jane, "open")
+    assert ask.due_at == dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+    assert ask.subject == "Ask Jane Doe at Acme for a referral"
+    assert ask.notes == ("promoter: NPS 10 from jane@acme.example on 2026-11-18; readiness 48 ≥ 40")
+    assert list(Moment.objects.values_list("ask_id", flat=True)) == [ask.pk]
+    assert scan.asks_created == 1
+    # And a second scan queues no second ask: the open one blocks it
+    again = scan_run(now=NOW + dt.timedelta(hours=1), programme=PROGRAMME)
+    assert Task.objects.filter(kind=TaskKind.REFERRAL_ASK).count() == 1
+    assert again.asks_created == 0
+    assert again.blocked == {"open_ask": 1}
+
+
+def test_an_unhealthy_account_is_not_asked_and_says_why(account: Account, jane: Contact) -> None:
+    # Given a promoter answer, but no usage in the last 4 weeks (health drops below 70)
+    answer(account, jane, 10, days_ago=1)
+    EventWeek.objects.filter(week__gte=monday(NOW.date()) - dt.timedelta(weeks=4)).delete()
+    # When the scan runs
+    scan = scan_run(full=True, now=NOW, programme=PROGRAMME)
+    # Then nothing is queued and the account's verdict names the health gate
+    assert not Task.objects.filter(kind=TaskKind.REFERRAL_ASK).exists()
+    assert scan.blocked == {"health": 1}
+    verdict = verdicts(PROGRAMME, now=NOW, accounts=[account.pk])[account.pk]
+    assert verdict.reasons == ["health 60 < 70"]
+
+
+def test_a_recent_ask_starts_the_cooldown(account: Account, jane: Contact, rep: User) -> None:
+    # Given an ask made 30 days ago, then a new promoter answer
+    Task.objects.create(
+        kind=TaskKind.REFERRAL_ASK,
+        subject="earlier",
+        owner=rep,
+        account=account,
+        contact=jane,
+        due_at=NOW - dt.timedelta(days=32),
+        status=TaskStatus.DONE,
+        created_at=NOW - dt.timedelta(days=34),
+        completed_at=NOW - dt.timedelta(days=30),
+    )
+    answer(account, jane, 9, days_ago=0.5)
+    scan_run(full=True, now=NOW, programme=PROGRAMME)
+    # Then no ask is queued, and the reason gives the date the cooldown ends
+    assert Task.objects.filter(kind=TaskKind.REFERRAL_ASK).count() == 1
+    reasons = verdicts(PROGRAMME, now=NOW, accounts=[account.pk])[account.pk].reasons
+    assert reasons == ["asked on 20 Oct, cooldown until 18 Jan 2027"]
+
+
+def test_a_low_readiness_is_a_reason(account: Account, jane: Contact) -> None:
+    # Given a promoter answer 60 days ago: 50 × 0.5^(60/14) ≈ 2.6
+    answer(account, jane, 10, days_ago=60)
+    scan_run(full=True, now=NOW, programme=PROGRAMME)
+    reasons = verdicts(PROGRAMME, now=NOW, accounts=[account.pk])[account.pk].reasons
+    assert reasons == ["readiness 2.5 < 40"]
+
+
+def test_the_database_refuses_a_second_open_ask(account: Account, jane: Contact) -> None:
+    # Given the facts of a due account, an ask is created twice (two scans racing)
+    answer(account, jane, 10, days_ago=1)
+    scan_run(full=True, now=NOW, programme=replace(PROGRAMME, readiness=ReadinessConfig(999)))
+    facts = gather([account.pk], PROGRAMME, now=NOW)[account.pk]
+    first = ask_create(facts=facts, programme=PROGRAMME, now=NOW)
+    second = ask_create(facts=facts, programme=PROGRAMME, now=NOW)
+    # Then the second is refused by the unique constraint and nothing else changed
+    assert first is not None
+    assert second is None
+    assert Task.objects.filter(kind=TaskKind.REFERRAL_ASK).count() == 1
+
+
+def test_without_a_named_contact_the_most_engaged_one_is_asked(account: Account) -> None:
+    # Given an anonymous promoter answer, and Sam who answered twice before while Jane did once
+    sam = Contact.objects.create(
+        account=account, first_name="Sam", email="sam@acme.example", created_at=NOW, updated_at=NOW
+    )
+    jane = Contact.objects.create(
+        account=account, first_name="Jane", email="j@acme.example", created_at=NOW, updated_at=NOW
+    )
+    answer(account, sam, 8, days_ago=100)
+    answer(account, sam, 8, days_ago=90)
+    answer(account, jane, 8, days_ago=80)
+    answer(account, None, 10, days_ago=1)
+    scan_run(full=True, now=NOW, programme=PROGRAMME)
+    assert Task.objects.get(kind=TaskKind.REFERRAL_ASK).contact == sam
