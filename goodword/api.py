@@ -167,8 +167,10 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from goodword.crm.api import router as crm_router
+    from goodword.moments.api import router as moments_router
 
     api.add_router("/", crm_router)
+    api.add_router("/", moments_router)
 
 
 _register_routers()

@@ -49,11 +49,34 @@ def demo(ctx: click.Context, accounts: int, seed: int, no_serve: bool, force: bo
         ) from None
     counts = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in summary.counts().items())
     click.echo(f"Built the demo company in {summary.seconds:.1f}s: {counts}.")
+    _scan()
     click.echo(f"Log in with password {summary.password!r} as any of:")
     for role, email in summary.logins.items():
         click.echo(f"  {role:<8} {email}")
     if not no_serve:
         ctx.invoke(serve)
+
+
+def _scan() -> None:
+    """The first scan, so owners find their asks waiting (and accounts say why not)."""
+    import time
+
+    from goodword.moments.scan import scan_run
+
+    started = time.perf_counter()
+    scan = scan_run(
+        full=True, trigger="demo", say=lambda line: click.echo(f"  scan: {line}", err=True)
+    )
+    found = sum(t["found"] for t in scan.moments.values())
+    held = ", ".join(f"{gate} {n:,}" for gate, n in sorted(scan.blocked.items()))
+    click.echo(
+        f"Scanned {scan.events_read:,} events in {time.perf_counter() - started:.1f}s: "
+        f"{found:,} success moments, {scan.asks_created:,} referral asks queued"
+        + (f"; accounts held back by gate: {held}" if held else "")
+        + "."
+    )
+    for error in scan.errors:
+        click.echo(f"  scan error: {error}", err=True)
 
 
 def _database_name() -> str:

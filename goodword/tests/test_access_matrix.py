@@ -124,6 +124,8 @@ API: dict[str, str | None] = {
     "PATCH /api/v1/tasks/{task_id}": "task",
     "POST /api/v1/tasks/{task_id}/snooze": "task",
     "POST /api/v1/tasks/{task_id}/not-appropriate": "task",
+    "GET /api/v1/accounts/{account_id}/readiness": "account",
+    "GET /api/v1/moments": None,
     # Imports are for admins only: see test_only_admins_may_import_or_read_import_runs.
     "POST /api/v1/imports/{kind}": "import",
     "GET /api/v1/import-runs/{run_id}": "import",
@@ -280,9 +282,24 @@ def world(
             "contact": other_contact,
             "deal": other_deal,
             "task": other_task,
+            "moment": _moment(other_account),
         },
         "east": {"account": account, "contact": contact, "deal": deal, "task": task},
     }
+
+
+def _moment(account: Account) -> Moment:
+    now = dt.datetime.now(dt.UTC)
+    return Moment.objects.create(
+        account=account,
+        rule_id="promoter",
+        kind="nps",
+        key="nps:1",
+        occurred_at=now,
+        evidence="NPS 10 from a West customer",
+        found_at=now,
+        updated_at=now,
+    )
 
 
 def _post_data() -> dict[str, str]:
@@ -319,6 +336,7 @@ def _visible_text(kind: str, obj: Any) -> str:
         "contact": getattr(obj, "email", ""),
         "deal": getattr(obj, "name", ""),
         "task": getattr(obj, "subject", ""),
+        "moment": getattr(obj, "evidence", ""),
     }[kind]
 
 
@@ -387,6 +405,7 @@ def _api_call(
         "contacts": {"email": "intruder@example.com"},
         "deals": {"name": "Taken over"},
         "tasks": {"subject": "Taken over"},
+        "moments": {},
     }[resource]
     # A task's actions take their own bodies; a valid one, so only the access check stops it.
     action = template.rsplit("/", 1)[1]

@@ -637,6 +637,8 @@ def test_openapi_schema_is_public(client: Client) -> None:
         f"{API}/stages",
         f"{API}/imports/{{kind}}",
         f"{API}/import-runs/{{run_id}}",
+        f"{API}/accounts/{{account_id}}/readiness",
+        f"{API}/moments",
     }
     assert set(paths[f"{API}/accounts/{{account_id}}"]["patch"]["responses"]) == {
         "200",

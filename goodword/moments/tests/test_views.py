@@ -123,3 +123,27 @@ def test_managers_see_the_scans_and_reps_do_not(client: Client, manager: User, r
     assert rows[0].startswith("id,mode,status")
     assert len(rows) == 1 + Scan.objects.count()
     assert login(Client(), rep).get("/scans/").status_code == 404
+
+
+def test_the_api_says_why_an_account_is_not_asked(
+    client: Client, rep: User, account: Account
+) -> None:
+    from goodword.users.services import apikey_create
+
+    moment(account)
+    _, key = apikey_create(user=rep, scopes=["read"])
+    response = client.get(
+        f"/api/v1/accounts/{account.pk}/readiness", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["due"] is False
+    assert body["reasons"][0] == "readiness 28.5 < 40"
+    assert [c["key"] for c in body["health"]["components"]] == [
+        "usage", "nps", "csat", "escalations", "renewal",
+    ]  # fmt: skip
+    assert [m["evidence"] for m in body["moments"]] == ["report reached 100"]
+    listed = client.get(
+        f"/api/v1/moments?account_id={account.pk}", HTTP_AUTHORIZATION=f"Bearer {key}"
+    ).json()
+    assert (listed["count"], listed["items"][0]["rule_id"]) == (1, "reports")
