@@ -180,7 +180,7 @@ def apikey_revoke_cmd(prefix: str) -> None:
 def _register_app_commands() -> None:
     from goodword.crm.commands import export_cmd, import_cmd
     from goodword.demo.commands import demo
-    from goodword.moments.commands import asks, moments, rules, scan
+    from goodword.moments.commands import asks, backtest, moments, rules, scan
     from goodword.signals.commands import events, praise, writekey
 
     main.add_command(writekey, "writekey")
@@ -191,6 +191,7 @@ def _register_app_commands() -> None:
     main.add_command(demo, "demo")
     main.add_command(rules, "rules")
     main.add_command(scan, "scan")
+    main.add_command(backtest, "backtest")
     main.add_command(moments, "moments")
     main.add_command(asks, "asks")
 

@@ -1,6 +1,6 @@
-"""`goodword rules`, `goodword scan`, `goodword moments export` and `goodword asks export`:
-parse, call goodword.moments, report. The CLI acts as an admin operator: it sees everything
-and applies programmes with no user attached.
+"""`goodword rules`, `goodword scan`, `goodword backtest`, `goodword moments export` and
+`goodword asks export`: parse, call goodword.moments, report. The CLI acts as an admin
+operator: it sees everything and applies programmes with no user attached.
 
 Exit codes: 0 done; 1 an invalid programme or a failed scan; 2 a usage error (a missing
 file, a bad option value); 3 another scan is running.
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from goodword.crm.models import Task
     from goodword.engine.programme import Programme, Rule
     from goodword.engine.rules import Problem
+    from goodword.moments.backtest import BacktestResult
     from goodword.moments.models import Scan
 
 CHUNK_SIZE = 2000
@@ -304,6 +305,118 @@ def scan_summary(scan: Scan) -> list[str]:
         lines.append(f"  {gate}: {count:,}")
     lines.append(f"errors: {len(scan.errors)}")
     return lines
+
+
+# --- goodword backtest ------------------------------------------------------------------
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.command()
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    type=DAY,
+    metavar="DATE",
+    help="Replay from the first week end (Monday 00:00 UTC) on or after DATE.",
+)
+@click.option(
+    "--to",
+    "end",
+    required=True,
+    type=DAY,
+    metavar="DATE",
+    help="…to the last on or before DATE: not after today, at most 3 years after --from.",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=PROGRAMME_FILE,
+    help="A programme file to try instead of the programme in force.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "json"]),
+    default="text",
+    show_default=True,
+    help="text: tables per week, owner and rule; csv: one row per simulated ask (the text "
+    "report on stderr); json: the totals and the asks.",
+)
+@OUTPUT
+def backtest(
+    start: dt.datetime, end: dt.datetime, rules_file: str | None, fmt: str, output: str | None
+) -> None:
+    """Replay past weeks and report the referral asks the rules would have created, per week,
+    owner and rule, and how many due accounts each gate held back. Writes nothing. Exit 1:
+    an invalid rules file (its problems on stderr, as `rules validate` prints them)."""
+    programme = _parse_or_exit(rules_file, _read(rules_file)) if rules_file else None
+    setup_django()
+    from goodword.moments.backtest import RangeError, backtest_run
+
+    try:
+        result = backtest_run(
+            programme=programme or _in_force(), start=start.date(), end=end.date()
+        )
+    except RangeError as exc:
+        raise click.UsageError(str(exc)) from None
+    with _opened(output) as out:
+        _backtest_write(out, result, fmt)
+
+
+def _backtest_write(out: TextIO, result: BacktestResult, fmt: str) -> None:
+    from goodword.moments.backtest import ASK_COLUMNS, ask_rows, summary
+
+    if fmt == "json":
+        asks = [dict(zip(ASK_COLUMNS, row, strict=True)) for row in ask_rows(result)]
+        out.write(json.dumps({"summary": summary(result), "asks": asks}, indent=1) + "\n")
+        return
+    report = "".join(f"{line}\n" for line in backtest_lines(result))
+    if fmt == "text":
+        out.write(report)
+        return
+    write_rows(out, ASK_COLUMNS, ask_rows(result), "csv")
+    click.echo(report, err=True, nl=False)
+
+
+def backtest_lines(result: BacktestResult) -> list[str]:
+    """The backtest in words: a headline, a table per week, then totals per owner and rule."""
+    sources = ", ".join(f"{rule} ({how})" for rule, how in sorted(result.sources.items()))
+    weeks = [
+        [f"{week.at:%Y-%m-%d}", week.due, len(week.asks), *counts]
+        for week, counts in result.week_rows
+    ]
+    owners = [[f"{owner} <{email}>", n] for owner, email, n in result.by_owner]
+    rules = [[t.rule_id, t.moments, t.led, t.behind] for t in result.by_rule]
+    return [
+        f"backtest {result.start} to {result.end}: {_plural(len(result.weeks), 'week')}, "
+        f"{_plural(len(result.asks), 'ask')}, {result.due:,} due",
+        f"moments: {sources or 'no active rule'}",
+        "",
+        *_columns(["week end", "due", "asks", *result.gates], weeks),
+        "",
+        "asks by owner:" if owners else "asks by owner: none",
+        *_columns(["", ""], owners, "  ")[1:],  # no header: the line above says it
+        "",
+        "asks by rule (led: added the most readiness; behind: added any):",
+        *_columns(["rule", "moments", "led", "behind"], rules, "  "),
+    ]
+
+
+def _columns(header: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "") -> list[str]:
+    """An aligned table: numbers to the right, text to the left."""
+    cells = [list(header), *([f"{v:,}" if isinstance(v, int) else str(v) for v in r] for r in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [bool(rows) and isinstance(rows[0][i], int) for i in range(len(header))]
+    return [
+        indent
+        + "  ".join(
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(row, widths, numeric, strict=True)
+        ).rstrip()
+        for row in cells
+    ]
 
 
 # --- goodword moments export / goodword asks export -------------------------------------

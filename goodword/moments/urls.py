@@ -6,5 +6,6 @@ urlpatterns = [
     path("accounts/<int:account_id>/readiness/", views.account_readiness, name="account-readiness"),
     path("moments/export.csv", views.moments_export, name="moments-export"),
     path("settings/programme/", views.programme_settings, name="programme-settings"),
+    path("settings/programme/backtest/", views.programme_backtest, name="programme-backtest"),
     path("scans/", views.scans, name="scans"),
 ]

@@ -1,11 +1,13 @@
 """The moments pages: an account's referral readiness (health and its components, the
-moments behind readiness, why it was or was not asked), the programme of rules for admins,
-and the record of scans. Every table has its CSV export."""
+moments behind readiness, why it was or was not asked), the programme of rules and its
+backtest for admins, and the record of scans. Every table has its CSV export."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,6 +17,7 @@ from goodword.crm.selectors import account_get_for
 from goodword.crm.views import _csv_response, _user, access
 from goodword.engine.rules import RulesError, parse_programme
 from goodword.moments import selectors
+from goodword.moments.backtest import ASK_COLUMNS, RangeError, ask_rows, backtest_run, range_check
 from goodword.moments.programmes import programme_apply, programme_yaml
 
 MOMENT_COLUMNS = [
@@ -122,3 +125,55 @@ def scans(request: HttpRequest) -> Any:
         return _csv_response("scans.csv", SCAN_COLUMNS, rows)
     latest = list(qs[:50])
     return render(request, "moments/scans.html", {"scans": latest})
+
+
+class BacktestForm(forms.Form):
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    # Not stripped: the problems name lines, which must be the lines the admin sees.
+    yaml = forms.CharField(
+        label="Programme (YAML)",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "code"}),
+    )
+
+    def clean_yaml(self) -> str:
+        text: str = self.cleaned_data["yaml"]
+        try:
+            self.cleaned_data["programme"] = parse_programme(text)
+        except RulesError as exc:
+            raise forms.ValidationError([str(p) for p in exc.problems]) from None
+        return text
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            try:
+                range_check(start, end, today=timezone.now().date())
+            except RangeError as exc:
+                self.add_error("end", str(exc))
+        return data
+
+
+@require_http_methods(["GET", "POST"])
+@access
+def programme_backtest(request: HttpRequest) -> Any:
+    """Admins replay past weeks with a programme (the one in force, or edited here) and see
+    the asks it would have created. GET shows the form; POST runs the backtest, a POST only
+    because the YAML does not fit in a URL: it writes nothing. format=csv gives the
+    simulated asks as CSV. Anyone else gets 404."""
+    selectors.programme_versions_for(_user(request))  # the access check
+    today = timezone.now().date()
+    initial = {"start": today - dt.timedelta(weeks=26), "end": today, "yaml": programme_yaml()}
+    form = BacktestForm(request.POST if request.method == "POST" else None, initial=initial)
+    if not form.is_bound or not form.is_valid():
+        status = 400 if form.is_bound else 200
+        return render(request, "moments/backtest.html", {"form": form}, status=status)
+    data = form.cleaned_data
+    result = backtest_run(programme=data["programme"], start=data["start"], end=data["end"])
+    if request.POST.get("format") == "csv":
+        return _csv_response("backtest-asks.csv", list(ASK_COLUMNS), ask_rows(result))
+    label_every = -(-len(result.weeks) // 8)  # about 8 dates under the bars: they must not touch
+    context = {"form": form, "result": result, "label_every": label_every}
+    return render(request, "moments/backtest.html", context)

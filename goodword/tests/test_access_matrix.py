@@ -88,7 +88,7 @@ WEB: dict[str, Route] = {
 # Pages for admins only: everyone else gets 404, as for a page that does not exist.
 ADMIN_ONLY = {"intake-status"}
 # Admin pages with a form: GET and POST are 404 for everyone else.
-ADMIN_FORMS = {"programme-settings"}
+ADMIN_FORMS = {"programme-settings", "programme-backtest"}
 # Pages for admins and managers: 404 for reps and CSMs.
 LEADS_ONLY = {"scans"}
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
