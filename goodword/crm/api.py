@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.params.functions import Path
@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, ConfigDict
 
 from goodword.crm import selectors, services
 from goodword.crm.io.runs import importrun_create
-from goodword.crm.models import Account, Contact, Deal, ImportRun, Stage, Task
+from goodword.crm.models import Account, Contact, Deal, ImportRun, Stage
 from goodword.crm.schemas import (
     MAX_ID,
     NO_NUL,
@@ -136,7 +136,7 @@ def _page_url(request: HttpRequest, offset: int, limit: int) -> str:
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 
-def _page[M: (Account, Contact, Deal, Task)](
+def _page[M: Model](
     request: HttpRequest, qs: QuerySet[M], query: ListQuery, render: Callable[[M], Any]
 ) -> dict[str, Any]:
     unknown = sorted(set(request.GET) - set(type(query).model_fields))

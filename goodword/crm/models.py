@@ -246,6 +246,11 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# The outcome of a referral ask closed as not appropriate: the scan counts it as made (it
+# starts the account's cooldown).
+NOT_APPROPRIATE = "not appropriate"
+
+
 class TaskKind(models.TextChoices):
     TODO = "todo", "To do"
     CALL = "call", "Call"

@@ -20,6 +20,7 @@ from goodword.crm.cleaning import (
     text,
 )
 from goodword.crm.models import (
+    NOT_APPROPRIATE,
     Account,
     Activity,
     Contact,
@@ -583,7 +584,7 @@ def ask_not_appropriate(*, actor: User | None, task: Task, reason: str) -> Task:
         pk=task.pk, status=TaskStatus.OPEN, kind=TaskKind.REFERRAL_ASK
     ).update(
         status=TaskStatus.CANCELLED,
-        outcome="not appropriate",
+        outcome=NOT_APPROPRIATE,
         reason=reason,
         completed_at=timezone.now(),
     )

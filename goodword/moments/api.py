@@ -10,10 +10,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from goodword.crm.api import ERRORS, ListQuery, _caller, _object_id, _page_url
+from goodword.crm.api import ERRORS, ListQuery, _caller, _object_id, _page
 from goodword.crm.schemas import PageMeta
 from goodword.crm.selectors import account_get_for
-from goodword.lib.errors import Invalid
 from goodword.moments import selectors
 from goodword.moments.models import Moment
 
@@ -122,24 +121,9 @@ def account_readiness(request: HttpRequest, account_id: int = _object_id()) -> R
 @router.get("/moments", response={200: MomentPage, **ERRORS}, tags=["moments"])
 def moments_list(request: HttpRequest, query: Query[MomentQuery]) -> dict[str, Any]:
     """Live moments of the accounts the caller may see, newest first."""
-    unknown = sorted(set(request.GET) - set(MomentQuery.model_fields))
-    if unknown:
-        raise Invalid({name: ["is not a parameter of this list"] for name in unknown})
     qs = selectors.moments_visible_to(_caller(request)).filter(retracted_at__isnull=True)
     if query.account_id is not None:
         qs = qs.filter(account_id=query.account_id)
     if query.rule_id is not None:
         qs = qs.filter(rule_id=query.rule_id)
-    count = qs.count()
-    end = query.offset + query.limit
-    rows = qs.order_by("-occurred_at", "-id")[query.offset : end]
-    return {
-        "count": count,
-        "next": _page_url(request, end, query.limit) if end < count else None,
-        "previous": (
-            _page_url(request, max(0, query.offset - query.limit), query.limit)
-            if query.offset
-            else None
-        ),
-        "items": [MomentOut.of(m) for m in rows],
-    }
+    return _page(request, qs.order_by("-occurred_at", "-id"), query, MomentOut.of)

@@ -43,11 +43,17 @@ class Verdict:
 
 
 def verdicts(
-    programme: Programme, *, now: dt.datetime, accounts: list[int] | None = None
+    programme: Programme,
+    *,
+    now: dt.datetime,
+    accounts: list[int] | None = None,
+    moments: dict[int, list[Moment]] | None = None,
 ) -> dict[int, Verdict]:
     """The verdict for each account with moments in the readiness horizon (or for the
-    accounts given, moments or not)."""
-    moments = moments_by_account(programme, now=now, accounts=accounts)
+    accounts given, moments or not). `moments` (from moments_by_account) saves reading
+    them again."""
+    if moments is None:
+        moments = moments_by_account(programme, now=now, accounts=accounts)
     ids = accounts if accounts is not None else list(moments)
     facts = gather(ids, programme, now=now, moments=moments)
     return {
@@ -67,7 +73,7 @@ def asks_queue(*, programme: Programme, now: dt.datetime) -> Queued:
     moments = moments_by_account(programme, now=now)
     ready = [a for a, ms in moments.items() if readiness_of(ms, programme, now) >= threshold]
     out = Queued(due=len(ready))
-    for verdict in verdicts(programme, now=now, accounts=ready).values():
+    for verdict in verdicts(programme, now=now, accounts=ready, moments=moments).values():
         if verdict.blocks:
             out.blocked.update(block.gate for block in verdict.blocks)
             continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from goodword.crm.models import Account, Contact, Deal, Task, TaskKind, TaskStatus
+from goodword.crm.models import NOT_APPROPRIATE, Account, Contact, Deal, Task, TaskKind, TaskStatus
 from goodword.engine.gates import GateFacts, readiness
 from goodword.engine.health import Health, HealthFacts, health_score, next_renewal
 from goodword.engine.programme import Programme
@@ -23,7 +23,6 @@ from goodword.signals.models import EventWeek, Message, NpsResponse, Ticket
 from goodword.users.models import User
 
 CHUNK = 500  # accounts per query (SQLite allows 32,766 parameters per statement)
-MADE = Q(status=TaskStatus.DONE) | Q(status=TaskStatus.CANCELLED, outcome="not appropriate")
 
 
 @dataclass
@@ -230,16 +229,8 @@ def _gate_facts(
     now: dt.datetime,
 ) -> GateFacts:
     asks = [t for t in bulk.asks.get(account.pk, []) if t.created_at <= now]
-    made = [t.completed_at for t in asks if _made(t) and t.completed_at and t.completed_at <= now]
-    to_contact = tuple(
-        t.completed_at
-        for t in asks
-        if contact is not None
-        and t.contact_id == contact.pk
-        and _made(t)
-        and t.completed_at
-        and t.completed_at <= now
-    )
+    made = [(t.contact_id, at) for t in asks if _made(t) and (at := t.completed_at) and at <= now]
+    to_contact = tuple(at for who, at in made if contact is not None and who == contact.pk)
     owner = assignee(account, programme)
     opted_out = (
         contact is not None and contact.opted_out_at is not None and contact.opted_out_at <= now
@@ -250,7 +241,7 @@ def _gate_facts(
         health=health.score,
         last_detractor_at=bulk.detractor.get(account.pk),
         open_escalations=bulk.escalations.get(account.pk, 0),
-        last_account_ask_at=max(made) if made else None,
+        last_account_ask_at=max(at for _, at in made) if made else None,
         contact_name=(contact.full_name or contact.email) if contact else None,
         contact_opted_out=opted_out,
         contact_asks=to_contact,
@@ -262,7 +253,7 @@ def _gate_facts(
 
 def _made(task: Task) -> bool:
     return task.status == TaskStatus.DONE or (
-        task.status == TaskStatus.CANCELLED and task.outcome == "not appropriate"
+        task.status == TaskStatus.CANCELLED and task.outcome == NOT_APPROPRIATE
     )
 
 
