@@ -355,9 +355,12 @@ def task_scan(p: dict[str, Any]) -> dict[str, Any]:
     _wrap(asks, "asks_queue", spent, "asks")
     # Parts of the write and the asks, to say where their time goes.
     _wrap(services, "_stored", spent, "parts")
+    _wrap(services, "_insert", spent, "parts")
+    _wrap(services, "_update", spent, "parts")
     _wrap(scanning.State, "to_parquet", spent, "parts")
     _wrap(scanning.State, "from_parquet", spent, "parts")
     _wrap(asks, "moments_by_account", spent, "parts")
+    _wrap(asks, "readiness_all", spent, "parts")
     _wrap(store, "_spark_session", spent, "spark_session")
     marks: list[tuple[float, str]] = []
     started = time.perf_counter()

@@ -14,7 +14,14 @@ from django.db import IntegrityError, transaction
 from goodword.crm.models import Activity, Task, TaskKind
 from goodword.engine.gates import Block, add_business_days, explain, gates_check
 from goodword.engine.programme import Programme
-from goodword.moments.facts import AccountFacts, assignee, gather, moments_by_account, readiness_of
+from goodword.moments.facts import (
+    AccountFacts,
+    assignee,
+    gather,
+    moments_by_account,
+    readiness_all,
+    readiness_of,
+)
 from goodword.moments.models import Moment
 
 
@@ -70,8 +77,8 @@ def asks_queue(*, programme: Programme, now: dt.datetime) -> Queued:
     """Create the asks that are due now; returns them and how many accounts each gate
     blocked (among those whose readiness reached the threshold)."""
     threshold = programme.readiness.threshold
-    moments = moments_by_account(programme, now=now)
-    ready = [a for a, ms in moments.items() if readiness_of(ms, programme, now) >= threshold]
+    ready = sorted(a for a, r in readiness_all(programme, now=now).items() if r >= threshold)
+    moments = moments_by_account(programme, now=now, accounts=ready)
     out = Queued(due=len(ready))
     for verdict in verdicts(programme, now=now, accounts=ready, moments=moments).values():
         if verdict.blocks:

@@ -370,7 +370,7 @@ def _event_found(rules: list[Rule], *, now: dt.datetime) -> list[tuple[Rule, Fou
         return [
             (rule, item)
             for rule in rules
-            for found, _, _ in scan._event_rule(ctx, rule, first).parts
+            for found, *_ in scan._event_rule(ctx, rule, first).parts
             for item in found
         ]
 

@@ -61,12 +61,36 @@ def moments_by_account(
     qs = Moment.objects.filter(
         retracted_at__isnull=True, rule_id__in=weights, occurred_at__gte=since, occurred_at__lte=now
     ).order_by("-occurred_at", "-id")
-    if accounts is not None:
-        qs = qs.filter(account_id__in=list(accounts))
     out: dict[int, list[Moment]] = defaultdict(list)
-    for moment in qs:
-        out[moment.account_id].append(moment)
+    if accounts is None:
+        parts = [qs]
+    else:
+        ids = list(accounts)
+        parts = [qs.filter(account_id__in=ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK)]
+    for part in parts:
+        for moment in part:
+            out[moment.account_id].append(moment)
     return out
+
+
+def readiness_all(programme: Programme, *, now: dt.datetime) -> dict[int, float]:
+    """Readiness of every account with a live moment in the horizon: three values per
+    moment rather than model instances, since the scan asks this of every account."""
+    weights = {r.id: r.weight for r in programme.active_rules}
+    since = now - dt.timedelta(days=programme.readiness.horizon_days)
+    pairs: dict[int, list[tuple[dt.datetime, float]]] = defaultdict(list)
+    for account_id, rule_id, at in (
+        Moment.objects.filter(
+            retracted_at__isnull=True,
+            rule_id__in=weights,
+            occurred_at__gte=since,
+            occurred_at__lte=now,
+        )
+        .order_by("-occurred_at", "-id")  # the order readiness_of sums in: the same float
+        .values_list("account_id", "rule_id", "occurred_at")
+    ):
+        pairs[account_id].append((at, weights[rule_id]))
+    return {a: readiness(p, now=now, config=programme.readiness) for a, p in pairs.items()}
 
 
 def readiness_of(moments: list[Moment], programme: Programme, now: dt.datetime) -> float:

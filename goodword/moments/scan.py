@@ -26,8 +26,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from goodword.engine.programme import (
@@ -52,15 +54,12 @@ log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=20)
 FIRST = "@first"  # state rows holding each account's first event (last_at is its time)
 UTC_US = pa.timestamp("us", tz="UTC")
-STATE = pa.schema(
-    [
-        ("rule_id", pa.string()),
-        ("key", pa.int64()),
-        ("total", pa.float64()),
-        ("last_at", UTC_US),
-        ("fp", pa.string()),
-    ]
+# Progress per key (account, or goal for goal rules): the measure so far, the latest event
+# in it, and for goals the fingerprint of the goal it was counted for.
+KEYED = pa.schema(
+    [("key", pa.int64()), ("total", pa.float64()), ("last_at", UTC_US), ("fp", pa.string())]
 )
+STATE = pa.schema([("rule_id", pa.string()), *KEYED])
 
 
 class ScanBusy(Exception):
@@ -78,31 +77,73 @@ class Progress:
     fp: str = ""
 
 
+def keyed(keys: Any, totals: Any, last_at: Any, fps: Any = None) -> pa.Table:
+    """A KEYED table from columns (Arrow arrays or lists)."""
+    n = len(keys)
+    return pa.table(
+        {
+            "key": pa.array(keys, pa.int64()) if isinstance(keys, list) else keys,
+            "total": pa.array(totals, pa.float64()) if isinstance(totals, list) else totals,
+            "last_at": pa.array(last_at, UTC_US) if isinstance(last_at, list) else last_at,
+            "fp": pa.array(fps if fps is not None else [""] * n, pa.string()),
+        },
+        schema=KEYED,
+    )
+
+
+NOTHING = KEYED.empty_table()
+
+
+def merged(old: pa.Table, new: pa.Table) -> pa.Table:
+    """`old` with the keys `new` holds replaced by its rows."""
+    if not new.num_rows:
+        return old
+    kept = old.filter(pc.invert(pc.is_in(old["key"], value_set=new["key"])))
+    return pa.concat_tables([kept, new])
+
+
+def as_progress(table: pa.Table) -> dict[int, Progress]:
+    return {
+        k: Progress(total, at, fp)
+        for k, total, at, fp in zip(*(table[c].to_pylist() for c in KEYED.names), strict=True)
+    }
+
+
+def from_progress(rows: dict[int, Progress]) -> pa.Table:
+    values = list(rows.values())
+    return keyed(
+        list(rows), [p.total for p in values], [p.last_at for p in values], [p.fp for p in values]
+    )
+
+
 @dataclass
 class RuleResult:
-    """What one rule found: groups of moments, each with the scope it is complete for."""
+    """What one rule found: groups of moments, each with the scope it is complete for (and
+    a filter that takes in every stored moment the group may concern; None: the rule's)."""
 
-    parts: list[tuple[list[Found], Scope, set[int] | None]] = field(default_factory=list)
-    state: dict[int, Progress] = field(default_factory=dict)
+    parts: list[tuple[list[Found], Scope, set[int] | None, Q | None]] = field(default_factory=list)
+    state: pa.Table = field(default_factory=lambda: NOTHING)  # KEYED
     full: str = ""  # why the rule ran in full ("" when it continued)
 
 
 @dataclass
 class State:
-    """Progress per rule and key (account, or goal for goal rules) and rule fingerprints."""
+    """Progress per rule (KEYED tables; FIRST for each account's first event) and the
+    fingerprints of the rules it was made by. Arrow throughout: at 100,000 accounts the
+    state has some 400,000 rows, which Python objects took seconds to build and save."""
 
     rules: dict[str, str] = field(default_factory=dict)
-    rows: dict[str, dict[int, Progress]] = field(default_factory=dict)
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+
+    def table(self, rule_id: str) -> pa.Table:
+        return self.tables.get(rule_id, NOTHING)
 
     def to_parquet(self) -> bytes:
-        columns: dict[str, list[Any]] = {name: [] for name in STATE.names}
-        for rule_id, keyed in self.rows.items():
-            for key, p in keyed.items():
-                for name, value in zip(
-                    STATE.names, (rule_id, key, p.total, p.last_at, p.fp), strict=True
-                ):
-                    columns[name].append(value)
-        table = pa.table(columns, schema=STATE).replace_schema_metadata(
+        parts = [
+            table.add_column(0, "rule_id", pa.array([rule_id] * table.num_rows, pa.string()))
+            for rule_id, table in self.tables.items()
+        ]
+        table = (pa.concat_tables(parts) if parts else STATE.empty_table()).replace_schema_metadata(
             {"rules": json.dumps(self.rules)}
         )
         buffer = io.BytesIO()
@@ -113,12 +154,11 @@ class State:
     def from_parquet(cls, data: bytes) -> State:
         table = pq.read_table(io.BytesIO(data))
         rules = json.loads((table.schema.metadata or {}).get(b"rules", b"{}"))
-        rows: dict[str, dict[int, Progress]] = {}
-        for rule_id, key, total, last_at, fp in zip(
-            *(table[name].to_pylist() for name in STATE.names), strict=True
-        ):
-            rows.setdefault(rule_id, {})[key] = Progress(total, last_at, fp)
-        return cls(rules=rules, rows=rows)
+        tables = {}
+        for rule_id in pc.unique(table["rule_id"]).to_pylist():
+            part = table.filter(pc.equal(table["rule_id"], rule_id))
+            tables[rule_id] = part.drop_columns(["rule_id"]).cast(KEYED)
+        return cls(rules=rules, tables=tables)
 
 
 @dataclass(frozen=True)
@@ -269,7 +309,7 @@ def _scan(
     for rule in programme.active_rules:
         if rule.kind not in EVENT_KINDS:
             found = list(records.found_for(rule))
-            results[rule.id] = RuleResult(parts=[(found, _everything, None)], full="records")
+            results[rule.id] = RuleResult(parts=[(found, _everything, None, None)], full="records")
     _finish(scan, programme, results, first, errors)
 
 
@@ -307,7 +347,7 @@ def _finish(
     scan: Scan,
     programme: Programme,
     results: dict[str, RuleResult],
-    first: dict[int, Progress] | None,
+    first: pa.Table | None,
     errors: list[str],
 ) -> None:
     now = timezone.now()
@@ -316,9 +356,9 @@ def _finish(
         rule = programme.rule(rule_id)
         if rule is not None and rule.kind in EVENT_KINDS:
             state.rules[rule_id] = rule_fingerprint(rule)
-            state.rows[rule_id] = result.state
+            state.tables[rule_id] = result.state
     if first is not None:
-        state.rows[FIRST] = first
+        state.tables[FIRST] = first
     with transaction.atomic():
         done = Scan.objects.filter(pk=scan.pk, status=ScanStatus.RUNNING).update(
             status=ScanStatus.DONE, finished_at=now, lease_until=None
@@ -330,7 +370,7 @@ def _finish(
             rule = programme.rule(rule_id)
             assert rule is not None
             tally = Tally()
-            for found, scope, accounts in result.parts:
+            for found, scope, accounts, where in result.parts:
                 tally.add(
                     moments_write(
                         rule_id=rule_id,
@@ -339,6 +379,7 @@ def _finish(
                         scope=scope,
                         accounts=accounts,
                         now=now,
+                        where=where,
                     )
                 )
             tallies[rule_id] = tally.as_json()
@@ -358,7 +399,7 @@ def _finish(
 # --- event rules ----------------------------------------------------------------------
 
 
-def _event_rule(ctx: Context, rule: Rule, first: dict[int, Progress] | None) -> RuleResult:
+def _event_rule(ctx: Context, rule: Rule, first: pa.Table | None) -> RuleResult:
     fingerprint = rule_fingerprint(rule)
     if ctx.after is None:
         why = "full scan"
@@ -394,21 +435,20 @@ def _milestone(ctx: Context, rule: MilestoneRule, why: str) -> RuleResult:
     result = RuleResult(full=why)
     if why:
         table = run(ctx.whole())
-        result.parts.append((_crossings(rule, table), _everything, None))
+        result.parts.append((_crossings(rule, table), _everything, None, None))
         result.state = _last_rows(table, "account_id")
         return result
-    old = ctx.state.rows.get(rule.id, {})
+    old = ctx.state.table(rule.id)
     late = detect.late_accounts(
         ctx.events, event=rule.event, part=ctx.new(), progress=_progress_table(old)
     )
     table = run(ctx.new(), offsets=_offsets(old, late), skip=_ids(late))
-    result.parts.append((_crossings(rule, table), None, None))
-    result.state = dict(old)
-    result.state.update(_last_rows(table, "account_id"))
+    result.parts.append((_crossings(rule, table), None, None, None))
+    result.state = merged(old, _last_rows(table, "account_id"))
     if late:
         again = run(ctx.whole(), accounts=_ids(late))
-        result.parts.append((_crossings(rule, again), _in(late), late))
-        result.state.update(_last_rows(again, "account_id"))
+        result.parts.append((_crossings(rule, again), _in(late), late, None))
+        result.state = merged(result.state, _last_rows(again, "account_id"))
     return result
 
 
@@ -445,37 +485,23 @@ def _number_key(value: Decimal) -> str:
     return text
 
 
-def _last_rows(table: pa.Table, key: str) -> dict[int, Progress]:
+def _last_rows(table: pa.Table, key: str) -> pa.Table:
     last = table.filter(table["last"])
-    return {
-        k: Progress(total, at)
-        for k, total, at in zip(
-            last[key].to_pylist(),
-            last["total"].to_pylist(),
-            last["timestamp"].to_pylist(),
-            strict=True,
-        )
-    }
-
-
-def _progress_table(old: dict[int, Progress]) -> pa.Table:
-    keys = [k for k, p in old.items() if p.last_at is not None]
-    return pa.table(
-        {
-            "account_id": pa.array(keys, pa.int64()),
-            "last_at": pa.array([old[k].last_at for k in keys], UTC_US),
-        }
+    return keyed(
+        last[key].combine_chunks().cast(pa.int64()),
+        last["total"].combine_chunks().cast(pa.float64()),
+        last["timestamp"].combine_chunks().cast(UTC_US),
     )
 
 
-def _offsets(old: dict[int, Progress], late: set[int]) -> pa.Table:
-    keys = [k for k in old if k not in late]
-    return pa.table(
-        {
-            "account_id": pa.array(keys, pa.int64()),
-            "offset": pa.array([old[k].total for k in keys], pa.float64()),
-        }
-    )
+def _progress_table(old: pa.Table) -> pa.Table:
+    known = old.filter(pc.is_valid(old["last_at"]))
+    return pa.table({"account_id": known["key"], "last_at": known["last_at"]})
+
+
+def _offsets(old: pa.Table, late: set[int]) -> pa.Table:
+    kept = old.filter(pc.invert(pc.is_in(old["key"], value_set=pa.array(sorted(late), pa.int64()))))
+    return pa.table({"account_id": kept["key"], "offset": kept["total"]})
 
 
 def _ids(keys: Iterable[int]) -> pa.Table:
@@ -495,30 +521,29 @@ def _goals(ctx: Context, rule: GoalRule, why: str) -> RuleResult:
     from goodword.signals.models import Goal
 
     result = RuleResult(full=why)
-    old = {} if why else ctx.state.rows.get(rule.id, {})
+    old = {} if why else as_progress(ctx.state.table(rule.id))
+    progress: dict[int, Progress] = {}
     goals = {g.pk: g for g in Goal.objects.all()}
     groups: dict[tuple[str, str], list[Any]] = {}
     for goal in goals.values():
         groups.setdefault((goal.event, goal.measure), []).append(goal)
     gone = {k for k in old if k not in goals}
     if gone:
-        result.parts.append(([], _goal_keys(gone), None))
+        result.parts.append(([], _goal_keys(gone), None, None))
     for (event, measure_text), members in groups.items():
         measure = parse_measure(measure_text)
         fresh: list[Any] = []
         going: list[Any] = []
         for goal in members:
-            progress = old.get(goal.pk)
-            (going if progress is not None and progress.fp == _goal_fp(goal) else fresh).append(
-                goal
-            )
+            known = old.get(goal.pk)
+            (going if known is not None and known.fp == _goal_fp(goal) else fresh).append(goal)
         if going and not why:
             spec = _goal_spec(going, old)
             late = detect.goal_late(ctx.events, event=event, goals=spec, part=ctx.new())
             fresh += [g for g in going if g.pk in late]
             going = [g for g in going if g.pk not in late]
         for goal in going:
-            result.state[goal.pk] = old[goal.pk]
+            progress[goal.pk] = old[goal.pk]
         if going:
             table = detect.goals(
                 ctx.events,
@@ -527,8 +552,8 @@ def _goals(ctx: Context, rule: GoalRule, why: str) -> RuleResult:
                 goals=_goal_spec(going, old),
                 part=ctx.new(),
             )
-            result.parts.append((_goal_hits(table, goals, measure), None, None))
-            _goal_state(result, table, goals)
+            result.parts.append((_goal_hits(table, goals, measure), None, None, None))
+            _goal_state(progress, table, goals)
         if fresh:
             table = detect.goals(
                 ctx.events,
@@ -538,10 +563,11 @@ def _goals(ctx: Context, rule: GoalRule, why: str) -> RuleResult:
                 part=ctx.whole(),
             )
             keys = {g.pk for g in fresh}
-            result.parts.append((_goal_hits(table, goals, measure), _goal_keys(keys), None))
+            result.parts.append((_goal_hits(table, goals, measure), _goal_keys(keys), None, None))
             for goal in fresh:
-                result.state[goal.pk] = Progress(0.0, None, _goal_fp(goal))
-            _goal_state(result, table, goals)
+                progress[goal.pk] = Progress(0.0, None, _goal_fp(goal))
+            _goal_state(progress, table, goals)
+    result.state = from_progress(progress)
     return result
 
 
@@ -593,10 +619,10 @@ def _goal_hits(table: pa.Table, goals: dict[int, Any], measure: Any) -> list[Fou
     return out
 
 
-def _goal_state(result: RuleResult, table: pa.Table, goals: dict[int, Any]) -> None:
-    for goal_id, progress in _last_rows(table, "goal_id").items():
-        progress.fp = _goal_fp(goals[goal_id])
-        result.state[goal_id] = progress
+def _goal_state(progress: dict[int, Progress], table: pa.Table, goals: dict[int, Any]) -> None:
+    for goal_id, made in as_progress(_last_rows(table, "goal_id")).items():
+        made.fp = _goal_fp(goals[goal_id])
+        progress[goal_id] = made
 
 
 def _goal_keys(ids: set[int]) -> Scope:
@@ -607,25 +633,44 @@ def _goal_keys(ids: set[int]) -> Scope:
 # --- surges ---------------------------------------------------------------------------
 
 
-def _firsts(ctx: Context) -> dict[int, Progress]:
-    """Each account's first event, carried over from the state and lowered by new events."""
+def _firsts(ctx: Context) -> pa.Table:
+    """Each account's first event (KEYED, last_at its time), carried over from the state and
+    lowered by new events."""
     from goodword.moments import detect
 
+    part = ctx.whole() if ctx.after is None else ctx.new()
+    table = detect.first_events(ctx.events, part=part)
+    found = keyed(
+        table["account_id"].combine_chunks().cast(pa.int64()),
+        pa.array([0.0] * table.num_rows, pa.float64()),
+        table["first_at"].combine_chunks().cast(UTC_US),
+    )
     if ctx.after is None:
-        table = detect.first_events(ctx.events, part=ctx.whole())
-        return {
-            k: Progress(0.0, at)
-            for k, at in zip(
-                table["account_id"].to_pylist(), table["first_at"].to_pylist(), strict=True
-            )
-        }
-    first = dict(ctx.state.rows.get(FIRST, {}))
-    table = detect.first_events(ctx.events, part=ctx.new())
-    for k, at in zip(table["account_id"].to_pylist(), table["first_at"].to_pylist(), strict=True):
-        known = first.get(k)
-        if known is None or known.last_at is None or at < known.last_at:
-            first[k] = Progress(0.0, at)
-    return first
+        return found
+    both = (
+        pa.concat_tables([ctx.state.table(FIRST), found])
+        .group_by("key")
+        .aggregate([("last_at", "min")])
+    )
+    return keyed(
+        both["key"].combine_chunks(),
+        pa.array([0.0] * both.num_rows, pa.float64()),
+        both["last_at_min"].combine_chunks(),
+    )
+
+
+def _weeks(first: pa.Table) -> dict[int, int]:
+    """account → week_index of its first event."""
+    from goodword.moments.detect import MONDAY_1970, WEEK_SECONDS
+
+    micros = first["last_at"].cast(pa.int64()).to_pylist()
+    week = WEEK_SECONDS * 1_000_000
+    monday = MONDAY_1970 * 1_000_000
+    return {
+        k: (us - monday) // week
+        for k, us in zip(first["key"].to_pylist(), micros, strict=True)
+        if us is not None
+    }
 
 
 def last_complete_week(now: dt.datetime) -> int:
@@ -635,34 +680,35 @@ def last_complete_week(now: dt.datetime) -> int:
     return index_of(now.astimezone(dt.UTC).date()) - 1
 
 
-def _surge(ctx: Context, rule: SurgeRule, why: str, first: dict[int, Progress]) -> RuleResult:
+RECENT_WEEKS = 13  # ranges starting this close to the last complete week are read by time
+
+
+def _surge(ctx: Context, rule: SurgeRule, why: str, first: pa.Table) -> RuleResult:
     from goodword.moments import detect
 
     last = last_complete_week(ctx.now)
     result = RuleResult(full=why)
-    if why:
-        table = detect.surges(
+
+    def run(ranges: pa.Table | None) -> pa.Table:
+        return detect.surges(
             ctx.events, event=rule.event, ratio=rule.ratio, min_users=rule.min_users,
-            part=ctx.whole(), last_complete=last, ranges=None,
+            part=ctx.whole(), last_complete=last, ranges=ranges,
         )  # fmt: skip
-        result.parts.append((_surge_found(rule, table), _everything, None))
+
+    if why:
+        result.parts.append((_surge_found(rule, run(None)), _everything, None, None))
         return result
     ranges = _surge_ranges(ctx, last, first)
     if not ranges:
         return result
-    spec = pa.table(
-        {
-            "account_id": list(ranges),
-            "lo": [r[0] for r in ranges.values()],
-            "hi": [r[1] for r in ranges.values()],
-            "first": [r[2] for r in ranges.values()],
-        },
-        schema=detect.RANGES,
-    )
-    table = detect.surges(
-        ctx.events, event=rule.event, ratio=rule.ratio, min_users=rule.min_users,
-        part=ctx.whole(), last_complete=last, ranges=spec,
-    )  # fmt: skip
+    # Most accounts are judged for the weeks that ended since the last scan: the store reads
+    # those weeks only. Accounts with late events go back further; they are read apart.
+    recent = {a: r for a, r in ranges.items() if r[0] >= last - RECENT_WEEKS}
+    older = {a: r for a, r in ranges.items() if r[0] < last - RECENT_WEEKS}
+    found: list[Found] = []
+    for group in (recent, older):
+        if group:
+            found += _surge_found(rule, run(_ranges_table(group)))
 
     def scope(account_id: int, key: str) -> bool:
         judged = ranges.get(account_id)
@@ -671,41 +717,58 @@ def _surge(ctx: Context, rule: SurgeRule, why: str, first: dict[int, Progress]) 
         week = detect.index_of(dt.date.fromisoformat(key))
         return judged[0] <= week <= judged[1]
 
-    result.parts.append((_surge_found(rule, table), scope, set(ranges)))
+    # The stored moments the write compares with: the recent group's weeks, and every week
+    # of the older group's accounts (all of the rule's when those are very many).
+    where: Q | None = None
+    if len(older) <= 5000:
+        where = Q(account_id__in=list(older))
+        if recent:
+            since = detect.week_start(min(r[0] for r in recent.values()))
+            where |= Q(key__gte=since.isoformat())
+    result.parts.append((found, scope, set(ranges), where))
     return result
 
 
-def _surge_ranges(
-    ctx: Context, last: int, first: dict[int, Progress]
-) -> dict[int, tuple[int, int, int]]:
+def _ranges_table(ranges: dict[int, tuple[int, int, int]]) -> pa.Table:
+    from goodword.moments.detect import RANGES
+
+    return pa.table(
+        {
+            "account_id": list(ranges),
+            "lo": [r[0] for r in ranges.values()],
+            "hi": [r[1] for r in ranges.values()],
+            "first": [r[2] for r in ranges.values()],
+        },
+        schema=RANGES,
+    )
+
+
+def _surge_ranges(ctx: Context, last: int, first: pa.Table) -> dict[int, tuple[int, int, int]]:
     """account → (lo, hi, first week): the weeks whose judgement new events (or the end of a
     week since the last scan) may have changed."""
     from goodword.moments import detect
 
-    old_first = ctx.state.rows.get(FIRST, {})
+    first_week = _weeks(first)
+    old_first = _weeks(ctx.state.table(FIRST))
     out: dict[int, tuple[int, int, int]] = {}
 
     def widen(account_id: int, lo: int, hi: int) -> None:
-        at = first[account_id].last_at
-        assert at is not None
-        week = detect.index_of(at.date())
         hi = min(hi, last)
         if lo > hi:
             return
         if account_id in out:
             lo, hi = min(lo, out[account_id][0]), max(hi, out[account_id][1])
-        out[account_id] = (lo, hi, week)
+        out[account_id] = (lo, hi, first_week[account_id])
 
     touched = detect.touched_weeks(ctx.events, part=ctx.new())
     for account_id, lo, hi in zip(
         *(touched[c].to_pylist() for c in ("account_id", "lo", "hi")), strict=True
     ):
         top = hi + 4
-        before = old_first.get(account_id)
-        if before is not None and before.last_at is not None:
-            old_week = detect.index_of(before.last_at.date())
-            if lo < old_week:  # older history now: weeks after the old first become eligible
-                top = max(top, old_week + 3)
+        old_week = old_first.get(account_id)
+        if old_week is not None and lo < old_week:
+            # Older history now: weeks after the old first become eligible.
+            top = max(top, old_week + 3)
         widen(account_id, lo, top)
     assert ctx.previous_as_of is not None
     since = last_complete_week(ctx.previous_as_of)
@@ -720,13 +783,18 @@ def _surge_ranges(
 def _surge_found(rule: SurgeRule, table: pa.Table) -> list[Found]:
     from goodword.moments.detect import week_start
 
+    what = f" of {rule.event}" if rule.event else ""
+    weeks: dict[int, tuple[str, dt.datetime]] = {}  # a scan finds many moments per week
     out = []
     for account_id, week, users, before in zip(
         *(table[c].to_pylist() for c in ("account_id", "week", "users", "before")), strict=True
     ):
-        start = week_start(week)
+        if week not in weeks:
+            start = week_start(week)
+            end = dt.datetime.combine(start + dt.timedelta(days=7), dt.time(), dt.UTC)
+            weeks[week] = (start.isoformat(), end)
+        key, occurred_at = weeks[week]
         mean = before / 4
-        what = f" of {rule.event}" if rule.event else ""
         versus = (
             f"{users / mean:.1f}× the mean of the 4 weeks before ({mean:.1f})"
             if mean
@@ -734,14 +802,11 @@ def _surge_found(rule: SurgeRule, table: pa.Table) -> list[Found]:
         )
         out.append(
             Found(
-                account_id=account_id,
-                key=start.isoformat(),
-                occurred_at=dt.datetime.combine(start + dt.timedelta(days=7), dt.time(), dt.UTC),
-                evidence=(
-                    f"{users:,} weekly active users{what} in the week of {start:%Y-%m-%d}, "
-                    + versus
-                ),
-                data={"week": start.isoformat(), "users": users, "before_mean": mean},
+                account_id,
+                key,
+                occurred_at,
+                f"{users:,} weekly active users{what} in the week of {key}, {versus}",
+                {"week": key, "users": users, "before_mean": mean},
             )
         )
     return out

@@ -7,26 +7,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import Q
 
 from goodword.moments.models import Moment
 
 BATCH = 1000
-CHANGING = ("occurred_at", "contact_id", "evidence", "data", "retracted_at")
+EVIDENCE_MAX = 500
+# A stored moment as read for comparing: id, occurred_at, contact_id, evidence, data,
+# retracted_at (see _stored).
+Stored = tuple[int, dt.datetime, int | None, str, dict[str, Any], dt.datetime | None]
 
 
-@dataclass(frozen=True)
-class Found:
-    """A moment as a rule finds it."""
+class Found(NamedTuple):
+    """A moment as a rule finds it. A tuple, not a dataclass: a full scan makes hundreds of
+    thousands."""
 
     account_id: int
     key: str
     occurred_at: dt.datetime
     evidence: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = {}  # never changed: a finding is built once
     contact_id: int | None = None
 
 
@@ -58,79 +62,147 @@ def moments_write(
     scope: Scope,
     accounts: set[int] | None,
     now: dt.datetime,
+    where: Q | None = None,
 ) -> Tally:
     """Insert new moments, update moved ones, and retract stored ones inside `scope` that
-    `found` lacks. `accounts` narrows which stored moments are read (None: all of the rule's).
-    Call inside the scan's transaction."""
-    stored = _stored(rule_id, accounts)
+    `found` lacks. `accounts` narrows which stored moments are read (None: all of the
+    rule's), and so does `where` (a filter on Moment): together they must take in every
+    stored moment `found` or `scope` may hold. Call inside the scan's transaction.
+
+    The rows go to the database as plain tuples through executemany: building model
+    instances for bulk_create took four times as long (64 s against 16 s for 738k moments)."""
+    stored = _stored(rule_id, accounts, where)
     tally = Tally()
-    fresh: list[Moment] = []
-    changed: list[Moment] = []
+    fresh: list[tuple[Any, ...]] = []
+    changed: list[tuple[Any, ...]] = []
     seen: set[tuple[int, str]] = set()
     for item in found:
-        seen.add((item.account_id, item.key))
-        old = stored.get((item.account_id, item.key))
+        pair = (item.account_id, item.key)
+        seen.add(pair)
+        evidence = item.evidence[:EVIDENCE_MAX]
+        old = stored.get(pair)
         if old is None:
-            fresh.append(_new(rule_id, kind, item, now))
-        elif _apply(old, item, now):
-            changed.append(old)
+            fresh.append((*pair, item.occurred_at, item.contact_id, evidence, item.data))
+        elif (
+            old[1] != item.occurred_at
+            or old[2] != item.contact_id
+            or old[3] != evidence
+            or old[4] != item.data
+            or old[5] is not None
+        ):
+            changed.append((item.occurred_at, item.contact_id, evidence, item.data, None, old[0]))
     if scope is not None:
-        for (account_id, key), old in stored.items():
-            if (account_id, key) in seen or old.retracted_at is not None:
-                continue
-            if scope(account_id, key):
-                old.retracted_at = now
-                old.updated_at = now
-                changed.append(old)
+        for pair, old in stored.items():
+            if pair not in seen and old[5] is None and scope(*pair):
+                changed.append((old[1], old[2], old[3], old[4], now, old[0]))
                 tally.retracted += 1
-    Moment.objects.bulk_create(fresh, batch_size=BATCH, ignore_conflicts=True)
-    Moment.objects.bulk_update(changed, [*CHANGING, "updated_at"], batch_size=BATCH)
+    _insert(rule_id, kind, fresh, now)
+    _update(changed, now)
     tally.found = len(fresh)
     tally.moved = len(changed) - tally.retracted
     return tally
 
 
-def _stored(rule_id: str, accounts: set[int] | None) -> dict[tuple[int, str], Moment]:
+def _stored(
+    rule_id: str, accounts: set[int] | None, where: Q | None
+) -> dict[tuple[int, str], Stored]:
     qs = Moment.objects.filter(rule_id=rule_id)
+    if where is not None:
+        qs = qs.filter(where)
     if accounts is not None and len(accounts) <= BATCH:
         qs = qs.filter(account_id__in=accounts)
     out = {}
-    for moment in qs.only("id", "account_id", "key", *CHANGING, "updated_at"):
-        if accounts is None or moment.account_id in accounts:
-            out[(moment.account_id, moment.key)] = moment
+    for pk, account_id, key, *rest in qs.order_by().values_list(
+        "id", "account_id", "key", "occurred_at", "contact_id", "evidence", "data", "retracted_at"
+    ):
+        if accounts is None or account_id in accounts:
+            out[(account_id, key)] = (pk, *rest)
     return out
 
 
-def _new(rule_id: str, kind: str, item: Found, now: dt.datetime) -> Moment:
-    return Moment(
-        account_id=item.account_id,
-        rule_id=rule_id,
-        kind=kind,
-        key=item.key,
-        occurred_at=item.occurred_at,
-        contact_id=item.contact_id,
-        evidence=item.evidence[:500],
-        data=item.data,
-        found_at=now,
-        updated_at=now,
+def _table() -> tuple[str, Callable[[str], str]]:
+    return Moment._meta.db_table, connection.ops.quote_name
+
+
+def _insert(rule_id: str, kind: str, rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
+    """New moments; one the unique key already holds (a concurrent scan wrote it) is left."""
+    if not rows:
+        return
+    table, qn = _table()
+    columns = (
+        "account_id",
+        "rule_id",
+        "kind",
+        "key",
+        "occurred_at",
+        "contact_id",
+        "evidence",
+        "data",
+        "found_at",
+        "updated_at",
     )
+    sql = (
+        f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - ours
+        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING"
+    )
+    when, as_json = _adapters()
+    at = when(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH * 10):
+            cursor.executemany(
+                sql,
+                [
+                    (
+                        account_id,
+                        rule_id,
+                        kind,
+                        key,
+                        when(occurred_at),
+                        contact_id,
+                        evidence,
+                        as_json(data),
+                        at,
+                        at,
+                    )
+                    for account_id, key, occurred_at, contact_id, evidence, data in rows[
+                        start : start + BATCH * 10
+                    ]
+                ],
+            )
 
 
-def _apply(old: Moment, item: Found, now: dt.datetime) -> bool:
-    """Bring a stored moment in line with its finding; True when anything changed."""
-    wanted = {
-        "occurred_at": item.occurred_at,
-        "contact_id": item.contact_id,
-        "evidence": item.evidence[:500],
-        "data": item.data,
-        "retracted_at": None,
-    }
-    if all(getattr(old, name) == value for name, value in wanted.items()):
-        return False
-    for name, value in wanted.items():
-        setattr(old, name, value)
-    old.updated_at = now
-    return True
+def _update(rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
+    """(occurred_at, contact_id, evidence, data, retracted_at, id) for each changed moment."""
+    if not rows:
+        return
+    table, qn = _table()
+    sets = ("occurred_at", "contact_id", "evidence", "data", "retracted_at", "updated_at")
+    assignments = ", ".join(f"{qn(c)} = %s" for c in sets)
+    sql = f"UPDATE {qn(table)} SET {assignments} WHERE {qn('id')} = %s"  # noqa: S608 - ours
+    when, as_json = _adapters()
+    at = when(now)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                (
+                    when(occurred_at),
+                    contact_id,
+                    evidence,
+                    as_json(data),
+                    None if retracted is None else when(retracted),
+                    at,
+                    pk,
+                )
+                for occurred_at, contact_id, evidence, data, retracted, pk in rows
+            ],
+        )
+
+
+def _adapters() -> tuple[Callable[[dt.datetime], Any], Callable[[Any], Any]]:
+    """The database's own conversions, as Django's fields apply them on save."""
+    ops = connection.ops
+    return ops.adapt_datetimefield_value, lambda value: ops.adapt_json_value(value, None)
 
 
 def live_moments() -> Q:
