@@ -58,8 +58,9 @@ def value_of(table: ir.Table, measure: Measure) -> ir.FloatingValue:
         # A cast, not a float literal: PostgreSQL reads 1.0 as numeric, and its sum as a
         # Decimal, which the float64 Ibis expects cannot hold.
         return ibis.literal(1).cast("float64")
-    found = number(table, measure.property)
-    return ibis.cases((found > 0, found), else_=ibis.literal(0.0, type="float64"))
+    # greatest() skips the NULL of a non-number on every backend; the coalesce is for one
+    # that does not. One CASE over the JSON value (not two): 1.7 times faster on DuckDB.
+    return ibis.greatest(number(table, measure.property), 0.0).fill_null(0.0)
 
 
 @ibis.udf.scalar.builtin(name="epoch_us")  # type: ignore[untyped-decorator]
@@ -122,15 +123,13 @@ def milestone(
     """The running measure of `event` per account, in order of timestamp then message_id,
     starting from each account's `offsets` (account_id, offset; 0 when absent). Returns the
     rows where it reaches a threshold (`hit_<i>` true for threshold i) and each account's last
-    row that added to it (`last` true), with account_id, timestamp, message_id, value and
+    row (`last` true), with account_id, timestamp, message_id, value and
     total. `accounts` (account_id) limits the accounts read; `skip` (account_id) leaves some
     out.
 
-    One sort per query: a count is the row number, and the last row is the one without a
-    next (lead) in the same window, so both share the ordering the running measure needs. A
-    sum leaves out the rows that add nothing before sorting: they can reach no threshold, and
-    the progress they would carry (their time) only makes a later scan recompute an account
-    it could have continued."""
+    One sort per query, over as few columns as will do: a count is the row number (no value
+    column: a constant carried through the sort made it take 1.4 times as long), and the last
+    row is the one without a next (lead) in the same window."""
     src = rows(events, part, event=event)
     if accounts is not None:
         keep = memtable(accounts)
@@ -138,42 +137,44 @@ def milestone(
     if skip is not None and skip.num_rows:
         drop = memtable(skip)
         src = src.anti_join(drop, src.account_id == drop.account_id)
-    src = src.select(src.account_id, src.timestamp, src.message_id, value=value_of(src, measure))
-    if measure.kind != "count":
-        src = src.filter(src.value > 0)
+    counting = measure.kind == "count"
+    picked = {
+        "account_id": src.account_id,
+        "timestamp": src.timestamp,
+        "message_id": src.message_id,
+    }
+    if not counting:
+        picked["value"] = value_of(src, measure)
+    src = src.select(**picked)
     if offsets is not None:
         start = memtable(offsets)
         src = src.left_join(start, src.account_id == start.account_id).select(
-            src.account_id,
-            src.timestamp,
-            src.message_id,
-            src.value,
-            base=start.offset.fill_null(0.0),
+            *(src[name] for name in picked), base=start.offset.fill_null(0.0)
         )
-    else:
-        src = src.mutate(base=ibis.literal(0.0, type="float64"))
     order = [src.timestamp, src.message_id]
     ordered = ibis.window(group_by=src.account_id, order_by=order)
-    if measure.kind == "count":
-        so_far = (ibis.row_number().over(ordered) + 1).cast("float64")
+    if counting:
+        total = (ibis.row_number().over(ordered) + 1).cast("float64")
     else:
-        so_far = src.value.sum().over(
+        total = src.value.sum().over(
             ibis.cumulative_window(group_by=src.account_id, order_by=order)
         )
-    seen = src.mutate(total=src.base + so_far, last=src.message_id.lead().over(ordered).isnull())
+    if offsets is not None:
+        total = src.base + total
+    seen = src.mutate(total=total, last=src.message_id.lead().over(ordered).isnull())
+    step = ibis.literal(1).cast("float64") if counting else seen.value  # see value_of
     hits = {
-        f"hit_{i}": (seen.total >= t) & (seen.total - seen.value < t)
-        for i, t in enumerate(thresholds)
+        f"hit_{i}": (seen.total >= t) & (seen.total - step < t) for i, t in enumerate(thresholds)
     }
-    marked = seen.mutate(**hits)
-    wanted = marked.last
-    for name in hits:
-        wanted = wanted | marked[name]
+    wanted = seen.last
+    for hit in hits.values():
+        wanted = wanted | hit
     return fetch(
-        marked.filter(wanted).select(
-            "account_id", "timestamp", "message_id", "value", "total", "last", *hits
+        seen.filter(wanted).select(
+            "account_id", "timestamp", "message_id", value=step, total=seen.total,
+            last=seen.last, **hits,
         )
-    )
+    )  # fmt: skip
 
 
 def late_accounts(
