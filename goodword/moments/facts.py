@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, Q
 
 from goodword.crm.models import NOT_APPROPRIATE, Account, Contact, Deal, Task, TaskKind, TaskStatus
@@ -58,9 +59,11 @@ def moments_by_account(
     newest first. Moments after `now` are left out (a backtest replays the past)."""
     weights = {r.id: r.weight for r in programme.active_rules}
     since = now - dt.timedelta(days=programme.readiness.horizon_days)
+    # No ORDER BY in SQL: with it the planner walks the time index for every chunk of
+    # accounts instead of looking the accounts up. Sorted here instead.
     qs = Moment.objects.filter(
         retracted_at__isnull=True, rule_id__in=weights, occurred_at__gte=since, occurred_at__lte=now
-    ).order_by("-occurred_at", "-id")
+    ).order_by()
     out: dict[int, list[Moment]] = defaultdict(list)
     if accounts is None:
         parts = [qs]
@@ -70,6 +73,8 @@ def moments_by_account(
     for part in parts:
         for moment in part:
             out[moment.account_id].append(moment)
+    for mine in out.values():
+        mine.sort(key=lambda m: (m.occurred_at, m.pk), reverse=True)
     return out
 
 
@@ -78,19 +83,37 @@ def readiness_all(programme: Programme, *, now: dt.datetime) -> dict[int, float]
     moment rather than model instances, since the scan asks this of every account."""
     weights = {r.id: r.weight for r in programme.active_rules}
     since = now - dt.timedelta(days=programme.readiness.horizon_days)
-    pairs: dict[int, list[tuple[dt.datetime, float]]] = defaultdict(list)
-    for account_id, rule_id, at in (
+    qs = (
         Moment.objects.filter(
             retracted_at__isnull=True,
             rule_id__in=weights,
             occurred_at__gte=since,
             occurred_at__lte=now,
         )
-        .order_by("-occurred_at", "-id")  # the order readiness_of sums in: the same float
-        .values_list("account_id", "rule_id", "occurred_at")
-    ):
-        pairs[account_id].append((at, weights[rule_id]))
-    return {a: readiness(p, now=now, config=programme.readiness) for a, p in pairs.items()}
+        .order_by()
+        .values_list("account_id", "rule_id", "occurred_at", "id")
+    )
+    # The rows as the database driver gives them: Django's per-value conversion of the
+    # times took most of the time here. SQLite gives text (naive UTC), PostgreSQL datetimes.
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found: dict[int, list[tuple[dt.datetime, int, float]]] = defaultdict(list)
+    for account_id, rule_id, at, pk in rows:
+        found[account_id].append((_aware(at), pk, weights[rule_id]))
+    out = {}
+    for account_id, mine in found.items():
+        mine.sort(reverse=True)  # newest first, as readiness_of sums them: the same float
+        pairs = [(at, weight) for at, _, weight in mine]
+        out[account_id] = readiness(pairs, now=now, config=programme.readiness)
+    return out
+
+
+def _aware(value: str | dt.datetime) -> dt.datetime:
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def readiness_of(moments: list[Moment], programme: Programme, now: dt.datetime) -> float:

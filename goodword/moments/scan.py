@@ -43,7 +43,7 @@ from goodword.engine.programme import (
 from goodword.engine.rules import rule_fingerprint
 from goodword.moments import records
 from goodword.moments.models import Scan, ScanMode, ScanStatus
-from goodword.moments.services import Found, Scope, Tally, moments_write
+from goodword.moments.services import Found, Scope, Tally, moments_write, write_cache
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -359,7 +359,7 @@ def _finish(
             state.tables[rule_id] = result.state
     if first is not None:
         state.tables[FIRST] = first
-    with transaction.atomic():
+    with write_cache(), transaction.atomic():
         done = Scan.objects.filter(pk=scan.pk, status=ScanStatus.RUNNING).update(
             status=ScanStatus.DONE, finished_at=now, lease_until=None
         )

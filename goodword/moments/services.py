@@ -6,7 +6,8 @@ decides what is the same moment, so a repeated or concurrent write adds nothing 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -16,6 +17,8 @@ from django.db.models import Q
 from goodword.moments.models import Moment
 
 BATCH = 1000
+SQLITE_CACHE_MB = 256
+READ_BY_ACCOUNT = 20 * BATCH
 EVIDENCE_MAX = 500
 # A stored moment as read for comparing: id, occurred_at, contact_id, evidence, data,
 # retracted_at (see _stored).
@@ -71,6 +74,10 @@ def moments_write(
 
     The rows go to the database as plain tuples through executemany: building model
     instances for bulk_create took four times as long (64 s against 16 s for 738k moments)."""
+    if scope is None and accounts is None:
+        # Adding only: the stored moments that matter are those of the accounts found.
+        found = list(found)
+        accounts = {item.account_id for item in found}
     stored = _stored(rule_id, accounts, where)
     tally = Tally()
     fresh: list[tuple[Any, ...]] = []
@@ -96,6 +103,7 @@ def moments_write(
             if pair not in seen and old[5] is None and scope(*pair):
                 changed.append((old[1], old[2], old[3], old[4], now, old[0]))
                 tally.retracted += 1
+    fresh.sort(key=lambda row: (row[0], row[1]))  # in index order: fewer pages touched
     _insert(rule_id, kind, fresh, now)
     _update(changed, now)
     tally.found = len(fresh)
@@ -106,18 +114,43 @@ def moments_write(
 def _stored(
     rule_id: str, accounts: set[int] | None, where: Q | None
 ) -> dict[tuple[int, str], Stored]:
-    qs = Moment.objects.filter(rule_id=rule_id)
+    """The rule's stored moments (of `accounts`, within `where`): by account in chunks for
+    up to READ_BY_ACCOUNT accounts, else all of the rule's, filtered here."""
+    qs = Moment.objects.filter(rule_id=rule_id).order_by()
     if where is not None:
         qs = qs.filter(where)
-    if accounts is not None and len(accounts) <= BATCH:
-        qs = qs.filter(account_id__in=accounts)
+    parts = [qs]
+    if accounts is not None and len(accounts) <= READ_BY_ACCOUNT:
+        ids = sorted(accounts)
+        parts = [qs.filter(account_id__in=ids[i : i + BATCH]) for i in range(0, len(ids), BATCH)]
     out = {}
-    for pk, account_id, key, *rest in qs.order_by().values_list(
-        "id", "account_id", "key", "occurred_at", "contact_id", "evidence", "data", "retracted_at"
-    ):
-        if accounts is None or account_id in accounts:
-            out[(account_id, key)] = (pk, *rest)
+    for part in parts:
+        for pk, account_id, key, *rest in part.values_list(
+            "id", "account_id", "key", "occurred_at", "contact_id", "evidence", "data",
+            "retracted_at",
+        ):  # fmt: skip
+            if accounts is None or account_id in accounts:
+                out[(account_id, key)] = (pk, *rest)
     return out
+
+
+@contextmanager
+def write_cache() -> Iterator[None]:
+    """On SQLite, a page cache of SQLITE_CACHE_MB for a scan's writes, back to the default
+    after: with the default 2 MB, inserting 735,000 moments into 100,000 accounts' worth of
+    indexes took 48 s, with 256 MB (and the rows in key order) 16 s."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_MB * 1024}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def _table() -> tuple[str, Callable[[str], str]]:
