@@ -33,6 +33,13 @@ WEEK_SECONDS = 604_800
 MONDAY_1970 = 345_600  # 1970-01-05, the first Monday after the epoch
 EPOCH_MONDAY = dt.date(1970, 1, 5)
 OFFSETS = pa.schema([("account_id", pa.int64()), ("offset", pa.float64())])
+SINCE = pa.schema(
+    [
+        ("account_id", pa.int64()),
+        ("since", pa.timestamp("us", tz="UTC")),
+        ("total", pa.float64()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,8 @@ def milestone(
     accounts: pa.Table | None = None,
     offsets: pa.Table | None = None,
     skip: pa.Table | None = None,
+    since: pa.Table | None = None,
+    after: int | None = None,
 ) -> pa.Table:
     """The running measure of `event` per account, in order of timestamp then message_id,
     starting from each account's `offsets` (account_id, offset; 0 when absent). Returns the
@@ -126,6 +135,12 @@ def milestone(
     row (`last` true), with account_id, timestamp, message_id, value and
     total. `accounts` (account_id) limits the accounts read; `skip` (account_id) leaves some
     out.
+
+    `since` (SINCE: account_id, since, total) recomputes accounts from a time on instead:
+    only their events at or after `since` are read, and the measure before it is their
+    `total` so far less what the events read that were already counted (batch <= `after`)
+    added; each row then carries that `base`. Late events a few days old so cost a few days
+    of events, not the accounts' whole history (the store skips older blocks by time).
 
     One sort per query, over as few columns as will do: a count is the row number (no value
     column: a constant carried through the sort made it take 1.4 times as long), and the last
@@ -137,6 +152,10 @@ def milestone(
     if skip is not None and skip.num_rows:
         drop = memtable(skip)
         src = src.anti_join(drop, src.account_id == drop.account_id)
+    if since is not None:
+        spec = memtable(since)
+        src = src.filter(src.timestamp >= pc.min(since["since"]).as_py())
+        src = src.join(spec, src.account_id == spec.account_id).filter(src.timestamp >= spec.since)
     counting = measure.kind == "count"
     picked = {
         "account_id": src.account_id,
@@ -145,6 +164,13 @@ def milestone(
     }
     if not counting:
         picked["value"] = value_of(src, measure)
+    if since is not None:
+        assert after is not None
+        one = ibis.literal(1).cast("float64")
+        picked["prior"] = src.total
+        picked["seen"] = ibis.cases(
+            (src.batch <= after, one if counting else picked["value"]), else_=0.0
+        )
     src = src.select(**picked)
     if offsets is not None:
         start = memtable(offsets)
@@ -161,7 +187,12 @@ def milestone(
         )
     if offsets is not None:
         total = src.base + total
-    seen = src.mutate(total=total, last=src.message_id.lead().over(ordered).isnull())
+    extra = {}
+    if since is not None:
+        base = src.prior - src.seen.sum().over(ibis.window(group_by=src.account_id))
+        total = base + total
+        extra["base"] = base
+    seen = src.mutate(total=total, last=src.message_id.lead().over(ordered).isnull(), **extra)
     step = ibis.literal(1).cast("float64") if counting else seen.value  # see value_of
     hits = {
         f"hit_{i}": (seen.total >= t) & (seen.total - step < t) for i, t in enumerate(thresholds)
@@ -172,23 +203,26 @@ def milestone(
     return fetch(
         seen.filter(wanted).select(
             "account_id", "timestamp", "message_id", value=step, total=seen.total,
-            last=seen.last, **hits,
+            last=seen.last, **hits, **({"base": seen.base} if since is not None else {}),
         )
     )  # fmt: skip
 
 
 def late_accounts(
     events: ir.Table, *, event: str | None, part: Slice, progress: pa.Table
-) -> set[int]:
+) -> dict[int, dt.datetime]:
     """Accounts with a new event (in `part`) at or before the latest one their progress
-    (account_id, last_at) already holds: their running measure must be recomputed."""
+    (account_id, last_at) already holds, each with its earliest new event: their running
+    measure must be recomputed from there."""
     src = rows(events, part, event=event)
     first = src.group_by(src.account_id).aggregate(first=src.timestamp.min())
     known = memtable(progress.select(["account_id", "last_at"]))
-    late = first.join(known, first.account_id == known.account_id).filter(
-        first.first <= known.last_at
+    late = fetch(
+        first.join(known, first.account_id == known.account_id)
+        .filter(first.first <= known.last_at)
+        .select(first.account_id, first.first)
     )
-    return {int(x) for x in late.select(first.account_id).to_pyarrow()["account_id"].to_pylist()}
+    return dict(zip(late["account_id"].to_pylist(), late["first"].to_pylist(), strict=True))
 
 
 def count_rows(events: ir.Table, *, event: str | None, part: Slice) -> int:

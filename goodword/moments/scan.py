@@ -446,10 +446,31 @@ def _milestone(ctx: Context, rule: MilestoneRule, why: str) -> RuleResult:
     result.parts.append((_crossings(rule, table), None, None, None))
     result.state = merged(old, _last_rows(table, "account_id"))
     if late:
-        again = run(ctx.whole(), accounts=_ids(late))
-        result.parts.append((_crossings(rule, again), _in(late), late, None))
+        # Recomputed from each account's earliest new event: the thresholds its measure had
+        # reached before then stand; the others are judged again.
+        again = run(ctx.whole(), since=_since(old, late), after=ctx.after)
+        bases = dict(zip(again["account_id"].to_pylist(), again["base"].to_pylist(), strict=True))
+
+        def scope(account_id: int, key: str) -> bool:
+            return account_id in late and float(key) > bases.get(account_id, -1.0)
+
+        result.parts.append((_crossings(rule, again), scope, set(late), None))
         result.state = merged(result.state, _last_rows(again, "account_id"))
     return result
+
+
+def _since(old: pa.Table, late: dict[int, dt.datetime]) -> pa.Table:
+    from goodword.moments.detect import SINCE
+
+    totals = dict(zip(old["key"].to_pylist(), old["total"].to_pylist(), strict=True))
+    return pa.table(
+        {
+            "account_id": list(late),
+            "since": list(late.values()),
+            "total": [totals.get(a, 0.0) for a in late],
+        },
+        schema=SINCE,
+    )
 
 
 def _crossings(rule: MilestoneRule, table: pa.Table) -> list[Found]:
@@ -499,7 +520,7 @@ def _progress_table(old: pa.Table) -> pa.Table:
     return pa.table({"account_id": known["key"], "last_at": known["last_at"]})
 
 
-def _offsets(old: pa.Table, late: set[int]) -> pa.Table:
+def _offsets(old: pa.Table, late: Iterable[int]) -> pa.Table:
     kept = old.filter(pc.invert(pc.is_in(old["key"], value_set=pa.array(sorted(late), pa.int64()))))
     return pa.table({"account_id": kept["key"], "offset": kept["total"]})
 

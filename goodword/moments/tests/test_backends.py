@@ -194,6 +194,18 @@ def offsets(**by_account: float) -> pa.Table:
     )
 
 
+def since(**by_account: tuple[str, float]) -> pa.Table:
+    """account → (the time it is recomputed from, its total so far), as scan._since."""
+    return pa.table(
+        {
+            "account_id": pa.array([int(k[1:]) for k in by_account], pa.int64()),
+            "since": pa.array([at(t) for t, _ in by_account.values()], detect.SINCE[1].type),
+            "total": pa.array([total for _, total in by_account.values()], pa.float64()),
+        },
+        schema=detect.SINCE,
+    )
+
+
 def ids(*accounts: int) -> pa.Table:
     return pa.table({"account_id": pa.array(accounts, pa.int64())})
 
@@ -292,6 +304,15 @@ CASES: dict[str, Case] = {
         part=NEW,
         offsets=offsets(a1=110.5, a2=60.0),
         skip=ids(2),
+    ),
+    "milestone_minutes_since": lambda e: milestone(
+        e,
+        event="run",
+        measure=MINUTES,
+        thresholds=[50, 100, 150, 250],
+        part=WHOLE,
+        since=since(a1=("2021-01-02 00:00", 110.5), a2=("2020-12-15 06:00", 60.0)),
+        after=1,
     ),
     "goals_fresh": lambda e: rows_of(
         detect.goals(e, event="run", measure=MINUTES, goals=FRESH_GOALS, part=WHOLE)
@@ -402,6 +423,18 @@ EXPECTED: dict[str, Any] = {
         [
             (1, at("2021-01-02 23:59:59.999999"), "a1-t1", 139.5, 250.0, F, F, F, T, T),
             (1, at("2021-01-06 12:00"), "a1-t2", 0.25, 250.25, T, F, F, F, F),
+        ],
+    ),
+    # from a1's 110.5 (nothing counted at or after 01-02 yet) and a2's 60 less a2-s2's 30,
+    # counted already and read again: the rows of "milestone_minutes" from those times on
+    "milestone_minutes_since": (
+        [*SUMMED, "base"],
+        [
+            (1, at("2021-01-02 23:59:59.999999"), "a1-t1", 139.5, 250.0, F, F, F, T, T, 110.5),
+            (1, at("2021-01-06 12:00"), "a1-t2", 0.25, 250.25, T, F, F, F, F, 110.5),
+            (2, at("2020-12-15 06:00"), "a2-s3", 50.0, 80.0, F, T, F, F, F, 30.0),
+            (2, at("2020-12-20 12:00"), "a2-s2", 30.0, 110.0, F, F, T, F, F, 30.0),
+            (2, at("2021-01-07 12:00"), "a2-s4", 25.0, 135.0, T, F, F, F, F, 30.0),
         ],
     ),
     # goal 12 counts the event at its start; goal 13's account never runs
