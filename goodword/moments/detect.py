@@ -7,7 +7,8 @@ Events are read up to a batch (`upto`, see store.py) so a scan sees a fixed set;
 limits a query to what arrived since the last scan. Progress carries, per account (or goal),
 the measure so far and the latest timestamp in it: new events all later than that continue
 the running measure from there; an account with a late event (at or before it) is
-recomputed from all its events, so an incremental scan finds what a full one would.
+recomputed, a milestone from its earliest new event (see `since`), a goal from its start,
+so an incremental scan finds what a full one would.
 
 Measures: `count` counts events; `sum:<p>` adds the property's numbers above zero (zero,
 negative and non-numbers add nothing), so a measure never falls and the first row at or
