@@ -6,7 +6,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TextIO
 
 import click
 
@@ -105,23 +104,11 @@ def export_cmd(kind: str, fmt: str, output: str | None, quiet: bool) -> None:
     formula get a leading apostrophe, which import removes again.
     """
     _setup()
+    from goodword.cli import output_to
     from goodword.crm.io.exporting import export_count, export_file
 
     total = None if quiet or not sys.stderr.isatty() else export_count(kind)
-    with _output(output) as out, _progress(total, " rows", quiet) as update:
+    with output_to(output) as out, _progress(total, " rows", quiet) as update:
         written = export_file(kind, out, fmt=fmt, progress=update)
     if output:
         click.echo(f"{kind}: {written} exported to {output}", err=True)
-
-
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[TextIO]:
-    if path is None:
-        yield sys.stdout
-        return
-    try:
-        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as exc:
-        raise click.ClickException(f"{path}: {exc.strerror or exc}") from None
-    with stream:
-        yield stream

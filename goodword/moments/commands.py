@@ -8,7 +8,6 @@ file, a bad option value); 3 another scan is running.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import sys
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from goodword.cli import setup_django
+from goodword.cli import output_to, setup_django
 
 if TYPE_CHECKING:
     from goodword.crm.models import Task
@@ -361,7 +360,7 @@ def backtest(
         )
     except RangeError as exc:
         raise click.UsageError(str(exc)) from None
-    with _opened(output) as out:
+    with output_to(output) as out:
         _backtest_write(out, result, fmt)
 
 
@@ -443,7 +442,7 @@ def moments_export_cmd(
     """Export the live moments (not retracted), oldest first, streamed."""
     setup_django()
     rows = moment_rows(rule_id=rule_id, since=_when(since, "--since"), everything=everything)
-    with _opened(output) as out:
+    with output_to(output) as out:
         written = write_rows(out, MOMENT_COLUMNS, rows, fmt)
     if output:
         click.echo(f"moments: {written:,} exported to {output}", err=True)
@@ -466,7 +465,7 @@ def asks() -> None:
 def asks_export_cmd(fmt: str, output: str | None, status: str) -> None:
     """Export referral asks with the moments that led to them (evidence joined by " | ")."""
     setup_django()
-    with _opened(output) as out:
+    with output_to(output) as out:
         written = write_rows(out, ASK_COLUMNS, ask_rows(status=status), fmt)
     if output:
         click.echo(f"asks: {written:,} exported to {output}", err=True)
@@ -564,19 +563,6 @@ def _json_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
         yield f"{opening}\n{json.dumps(dict(zip(header, row, strict=True)))}"
         opening = ","
     yield "[]\n" if opening == "[" else "\n]\n"
-
-
-@contextlib.contextmanager
-def _opened(path: str | None) -> Iterator[TextIO]:
-    if path is None:
-        yield sys.stdout
-        return
-    try:
-        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as exc:
-        raise click.ClickException(f"{path}: {exc.strerror or exc}") from None
-    with stream:
-        yield stream
 
 
 def _iso(value: dt.datetime | None) -> str | None:
