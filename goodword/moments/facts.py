@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from goodword.crm.models import NOT_APPROPRIATE, Account, Contact, Deal, Task, TaskKind, TaskStatus
 from goodword.engine.gates import GateFacts, readiness
@@ -57,13 +57,9 @@ def moments_by_account(
 ) -> dict[int, list[Moment]]:
     """Live moments of the programme's active rules within the readiness horizon, by account,
     newest first. Moments after `now` are left out (a backtest replays the past)."""
-    weights = {r.id: r.weight for r in programme.active_rules}
-    since = now - dt.timedelta(days=programme.readiness.horizon_days)
     # No ORDER BY in SQL: with it the planner walks the time index for every chunk of
     # accounts instead of looking the accounts up. Sorted here instead.
-    qs = Moment.objects.filter(
-        retracted_at__isnull=True, rule_id__in=weights, occurred_at__gte=since, occurred_at__lte=now
-    ).order_by()
+    qs = _in_horizon(programme, now)
     out: dict[int, list[Moment]] = defaultdict(list)
     if accounts is None:
         parts = [qs]
@@ -78,21 +74,23 @@ def moments_by_account(
     return out
 
 
+def _in_horizon(programme: Programme, now: dt.datetime) -> QuerySet[Moment]:
+    """Live moments of the programme's active rules within the readiness horizon up to
+    `now`, unordered."""
+    since = now - dt.timedelta(days=programme.readiness.horizon_days)
+    return Moment.objects.filter(
+        retracted_at__isnull=True,
+        rule_id__in=[r.id for r in programme.active_rules],
+        occurred_at__gte=since,
+        occurred_at__lte=now,
+    ).order_by()
+
+
 def readiness_all(programme: Programme, *, now: dt.datetime) -> dict[int, float]:
     """Readiness of every account with a live moment in the horizon: three values per
     moment rather than model instances, since the scan asks this of every account."""
     weights = {r.id: r.weight for r in programme.active_rules}
-    since = now - dt.timedelta(days=programme.readiness.horizon_days)
-    qs = (
-        Moment.objects.filter(
-            retracted_at__isnull=True,
-            rule_id__in=weights,
-            occurred_at__gte=since,
-            occurred_at__lte=now,
-        )
-        .order_by()
-        .values_list("account_id", "rule_id", "occurred_at", "id")
-    )
+    qs = _in_horizon(programme, now).values_list("account_id", "rule_id", "occurred_at", "id")
     # The rows as the database driver gives them: Django's per-value conversion of the
     # times took most of the time here. SQLite gives text (naive UTC), PostgreSQL datetimes.
     sql, params = qs.query.sql_with_params()
