@@ -5,6 +5,7 @@ Access is checked before these are called, through the selectors' access functio
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -514,19 +515,45 @@ def task_complete(*, actor: User | None, task: Task, outcome: str = "", notes: s
         fields["outcome"] = outcome[:200]
     if notes:
         fields["notes"] = (task.notes + "\n\n" + notes).strip()
-    done = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(**fields)
-    if done != 1:
-        raise Invalid(_NO_LONGER_OPEN)
+    return _task_change(
+        task,
+        actor=actor,
+        fields=fields,
+        verb="task.completed",
+        summary=lambda t: f"Task {t.subject} done" + (f": {outcome}" if outcome else ""),
+        before={"status": "open"},
+        shown=["status", "outcome"],
+    )
+
+
+def _task_change(
+    task: Task,
+    *,
+    actor: User | None,
+    fields: dict[str, Any],
+    verb: str,
+    summary: Callable[[Task], str],
+    before: dict[str, Any],
+    shown: list[str],
+    refused: dict[str, list[str]] = _NO_LONGER_OPEN,
+    **also: Any,
+) -> Task:
+    """Set `fields` on `task` while it is still open (and matches `also`), in one UPDATE so
+    a concurrent change cannot slip in between; raise Invalid(`refused`) when it is not.
+    Then record the activity on its account, with the `shown` fields after."""
+    changed = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN, **also).update(**fields)
+    if changed != 1:
+        raise Invalid(refused)
     task.refresh_from_db()
     if task.account is not None:
         activity_record(
             actor=actor,
             account=task.account,
-            verb="task.completed",
+            verb=verb,
             obj=task,
-            summary=f"Task {task.subject} done" + (f": {outcome}" if outcome else ""),
-            before={"status": "open"},
-            after={"status": "done", "outcome": task.outcome},
+            summary=summary(task),
+            before=before,
+            after=_snapshot(task, shown),
         )
     return task
 
@@ -548,24 +575,16 @@ def task_snooze(*, actor: User | None, task: Task, until: dt.datetime) -> Task:
     time, or a task no longer open (nothing changes)."""
     until = _snooze_time(until, timezone.now())
     outcome = f"snoozed until {until:%Y-%m-%d}"
-    before = _snapshot(task, ["due_at", "snoozed_until", "outcome"])
-    snoozed = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
-        due_at=until, snoozed_until=until, outcome=outcome
+    shown = ["due_at", "snoozed_until", "outcome"]
+    return _task_change(
+        task,
+        actor=actor,
+        fields={"due_at": until, "snoozed_until": until, "outcome": outcome},
+        verb="task.snoozed",
+        summary=lambda t: f"Task {t.subject} {outcome}",
+        before=_snapshot(task, shown),
+        shown=shown,
     )
-    if snoozed != 1:
-        raise Invalid(_NO_LONGER_OPEN)
-    task.refresh_from_db()
-    if task.account is not None:
-        activity_record(
-            actor=actor,
-            account=task.account,
-            verb="task.snoozed",
-            obj=task,
-            summary=f"Task {task.subject} {outcome}",
-            before=before,
-            after=_snapshot(task, ["due_at", "snoozed_until", "outcome"]),
-        )
-    return task
 
 
 _REASON = {"reason": text(300, required=True)}
@@ -579,26 +598,20 @@ def ask_not_appropriate(*, actor: User | None, task: Task, reason: str) -> Task:
     reason = clean_fields(_REASON, {"reason": reason})["reason"]
     if task.kind != TaskKind.REFERRAL_ASK:
         raise Invalid({"kind": ["only a referral ask can be closed as not appropriate"]})
-    # The kind is in the condition too: an edit meanwhile may have made it another task.
-    closed = Task.objects.filter(
-        pk=task.pk, status=TaskStatus.OPEN, kind=TaskKind.REFERRAL_ASK
-    ).update(
-        status=TaskStatus.CANCELLED,
-        outcome=NOT_APPROPRIATE,
-        reason=reason,
-        completed_at=timezone.now(),
+    return _task_change(
+        task,
+        actor=actor,
+        fields={
+            "status": TaskStatus.CANCELLED,
+            "outcome": NOT_APPROPRIATE,
+            "reason": reason,
+            "completed_at": timezone.now(),
+        },
+        verb="task.not_appropriate",
+        summary=lambda t: f"Referral ask {t.subject} closed as not appropriate: {reason}",
+        before={"status": "open"},
+        shown=["status", "outcome", "reason"],
+        refused={"status": ["the task is no longer an open referral ask"]},
+        # The kind is in the condition too: an edit meanwhile may have made it another task.
+        kind=TaskKind.REFERRAL_ASK,
     )
-    if closed != 1:
-        raise Invalid({"status": ["the task is no longer an open referral ask"]})
-    task.refresh_from_db()
-    if task.account is not None:
-        activity_record(
-            actor=actor,
-            account=task.account,
-            verb="task.not_appropriate",
-            obj=task,
-            summary=f"Referral ask {task.subject} closed as not appropriate: {reason}",
-            before={"status": "open"},
-            after={"status": task.status, "outcome": task.outcome, "reason": reason},
-        )
-    return task
