@@ -7,8 +7,8 @@ Events are read up to a batch (`upto`, see store.py) so a scan sees a fixed set;
 limits a query to what arrived since the last scan. Progress carries, per account (or goal),
 the measure so far and the latest timestamp in it: new events all later than that continue
 the running measure from there; an account with a late event (at or before it) is
-recomputed, a milestone from its earliest new event (see `since`), a goal from its start,
-so an incremental scan finds what a full one would.
+recomputed from its earliest new event (a milestone's `since`, a goal's `after`), so an
+incremental scan finds what a full one would.
 
 Measures: `count` counts events; `sum:<p>` adds the property's numbers above zero (zero,
 negative and non-numbers add nothing), so a measure never falls and the first row at or
@@ -246,17 +246,36 @@ GOALS = pa.schema(
 
 
 def goals(
-    events: ir.Table, *, event: str, measure: Measure, goals: pa.Table, part: Slice
+    events: ir.Table,
+    *,
+    event: str,
+    measure: Measure,
+    goals: pa.Table,
+    part: Slice,
+    after: int | None = None,
 ) -> pa.Table:
     """Goals of one event and measure (GOALS: each counts events from starts_at, and from
-    the progress `base` for events after `after` when those are set). Returns the row
-    where each reaches its target (`hit`) and each goal's last row (`last`)."""
+    the progress `base` for events later than the spec's `after` when those are set).
+    Returns the row where each reaches its target (`hit`) and each goal's last row (`last`).
+
+    With `after` (a batch) the goals are recounted from a time on instead, the way
+    `milestone`'s `since` recounts accounts: each spec's starts_at is that time and its
+    `base` the goal's total so far, less what the events read that were already counted
+    (batch <= `after`) had added; each row then carries that `base`."""
     src = rows(events, part, event=event)
     spec = memtable(goals)
-    joined = src.join(spec, src.account_id == spec.account_id).filter(
-        src.timestamp >= spec.starts_at,
-        spec.after.isnull() | (src.timestamp > spec.after),
-    )
+    if after is None:
+        joined = src.join(spec, src.account_id == spec.account_id).filter(
+            src.timestamp >= spec.starts_at,
+            spec.after.isnull() | (src.timestamp > spec.after),
+        )
+    else:
+        src = src.filter(src.timestamp >= pc.min(goals["starts_at"]).as_py())
+        joined = src.join(spec, src.account_id == spec.account_id).filter(
+            src.timestamp >= spec.starts_at
+        )
+    value = value_of(joined, measure)
+    seen = {} if after is None else {"seen": ibis.cases((joined.batch <= after, value), else_=0.0)}
     picked = joined.select(
         spec.goal_id,
         spec.target,
@@ -264,14 +283,17 @@ def goals(
         src.account_id,
         src.timestamp,
         src.message_id,
-        value=value_of(joined, measure),
+        value=value,
+        **seen,
     )
     running = ibis.cumulative_window(
         group_by=picked.goal_id, order_by=[picked.timestamp, picked.message_id]
     )
     whole = ibis.window(group_by=picked.goal_id)
+    base = picked.base if after is None else picked.base - picked.seen.sum().over(whole)
     seen = picked.mutate(
-        total=picked.base + picked.value.sum().over(running),
+        base=base,
+        total=base + picked.value.sum().over(running),
         n=picked.message_id.count().over(running),
         size=picked.message_id.count().over(whole),
     )
@@ -281,21 +303,27 @@ def goals(
     )
     return fetch(
         marked.filter(marked.last | marked.hit).select(
-            "goal_id", "account_id", "timestamp", "message_id", "total", "last", "hit"
+            "goal_id", "account_id", "timestamp", "message_id", "total", "last", "hit",
+            *(() if after is None else ("base",)),
         )
-    )
+    )  # fmt: skip
 
 
-def goal_late(events: ir.Table, *, event: str, goals: pa.Table, part: Slice) -> set[int]:
+def goal_late(
+    events: ir.Table, *, event: str, goals: pa.Table, part: Slice
+) -> dict[int, dt.datetime]:
     """Goals with a new event (in `part`) counted by them (from starts_at) at or before the
-    latest event their progress holds (`after`)."""
+    latest event their progress holds (`after`), each with its earliest such event: they are
+    recounted from there."""
     src = rows(events, part, event=event)
     spec = memtable(goals.filter(pc.is_valid(goals["after"])))
     late = src.join(spec, src.account_id == spec.account_id).filter(
         src.timestamp >= spec.starts_at, src.timestamp <= spec.after
     )
-    found = late.select(spec.goal_id).distinct().to_pyarrow()
-    return {int(x) for x in found["goal_id"].to_pylist()}
+    found = fetch(late.group_by(spec.goal_id).aggregate(first=late.timestamp.min()))
+    return dict(
+        zip((int(x) for x in found["goal_id"].to_pylist()), found["first"].to_pylist(), strict=True)
+    )
 
 
 # --- surges ---------------------------------------------------------------------------

@@ -558,22 +558,38 @@ def _goals(ctx: Context, rule: GoalRule, why: str) -> RuleResult:
         for goal in members:
             known = old.get(goal.pk)
             (going if known is not None and known.fp == _goal_fp(goal) else fresh).append(goal)
+        late: dict[int, dt.datetime] = {}
         if going and not why:
             spec = _goal_spec(going, old)
             late = detect.goal_late(ctx.events, event=event, goals=spec, part=ctx.new())
-            fresh += [g for g in going if g.pk in late]
-            going = [g for g in going if g.pk not in late]
         for goal in going:
             progress[goal.pk] = old[goal.pk]
-        if going:
+        on_time = [g for g in going if g.pk not in late]
+        if on_time:
             table = detect.goals(
                 ctx.events,
                 event=event,
                 measure=measure,
-                goals=_goal_spec(going, old),
+                goals=_goal_spec(on_time, old),
                 part=ctx.new(),
             )
             result.parts.append((_goal_hits(table, goals, measure), None, None, None))
+            _goal_state(progress, table, goals)
+        if late:
+            # Recounted from each goal's earliest new event: a goal reached before then
+            # stands; the others are judged again.
+            recount = [g for g in going if g.pk in late]
+            table = detect.goals(
+                ctx.events,
+                event=event,
+                measure=measure,
+                goals=_goal_since(recount, old, late),
+                part=ctx.whole(),
+                after=ctx.after,
+            )
+            bases = dict(zip(table["goal_id"].to_pylist(), table["base"].to_pylist(), strict=True))
+            again = {g.pk for g in recount if float(g.target) > bases.get(g.pk, -1.0)}
+            result.parts.append((_goal_hits(table, goals, measure), _goal_keys(again), None, None))
             _goal_state(progress, table, goals)
         if fresh:
             table = detect.goals(
@@ -613,6 +629,23 @@ def _goal_spec(members: list[Any], old: dict[int, Progress]) -> pa.Table:
             "after": [p.last_at if p else None for p in progress],
         },
         schema=GOALS,
+    )
+
+
+def _goal_since(
+    members: list[Any], old: dict[int, Progress], since: dict[int, dt.datetime]
+) -> pa.Table:
+    """The spec that recounts `members` from their time in `since` on (detect.goals' `after`
+    mode): the time as starts_at, their total so far as base."""
+    table = _goal_spec(members, old)
+    return table.set_column(
+        table.schema.get_field_index("starts_at"),
+        "starts_at",
+        pa.array([since[g.pk] for g in members], table.schema.field("starts_at").type),
+    ).set_column(
+        table.schema.get_field_index("after"),
+        "after",
+        pa.nulls(len(members), table.schema.field("after").type),
     )
 
 

@@ -240,6 +240,15 @@ GOING_GOALS = goal_spec(
     (15, 1, "2021-01-02 00:00", 1000.0, 0.0, "2021-01-02 23:59:59.999999"),
 )
 
+# Recounted from a time on (starts_at), with their totals after batch 1 as base, as
+# scan._goal_since: goal 11 from a2-s3, its late event; goal 10 from 01-02; goal 16 was
+# past its target before its time.
+RECOUNTED_GOALS = goal_spec(
+    (11, 2, "2020-12-15 06:00", 100.0, 30.0, None),
+    (10, 1, "2021-01-02 00:00", 250.0, 110.5, None),
+    (16, 2, "2020-12-15 06:00", 20.0, 60.0, None),
+)
+
 
 def progress(**last_at: str) -> pa.Table:
     """account → the latest timestamp its progress holds, as scan._progress_table."""
@@ -323,7 +332,12 @@ CASES: dict[str, Case] = {
     "goals_counted": lambda e: rows_of(
         detect.goals(e, event="login", measure=COUNT, goals=FRESH_GOALS, part=WHOLE)
     ),
-    "goal_late": lambda e: sorted(detect.goal_late(e, event="run", goals=GOING_GOALS, part=NEW)),
+    "goals_recounted": lambda e: rows_of(
+        detect.goals(e, event="run", measure=MINUTES, goals=RECOUNTED_GOALS, part=WHOLE, after=1)
+    ),
+    "goal_late": lambda e: sorted(
+        detect.goal_late(e, event="run", goals=GOING_GOALS, part=NEW).items()
+    ),
     "goal_late_of_fresh_goals": lambda e: sorted(
         detect.goal_late(e, event="run", goals=FRESH_GOALS, part=NEW)
     ),
@@ -469,9 +483,21 @@ EXPECTED: dict[str, Any] = {
             (13, 3, at("2021-01-11 00:00"), "a3-l4", 4.0, T, F),
         ],
     ),
+    # a2-s2 (30, batch 1) is read again and taken off each base: goal 11's is 0, and its
+    # totals are those of "goals_fresh"; goal 10 had nothing counted after 01-02 yet; goal
+    # 16's base of 30 is at its target already, so it has no hit, only its last row
+    "goals_recounted": (
+        [*GOALED, "base"],
+        [
+            (10, 1, at("2021-01-02 23:59:59.999999"), "a1-t1", 250.0, F, T, 110.5),
+            (10, 1, at("2021-01-06 12:00"), "a1-t2", 250.25, T, F, 110.5),
+            (11, 2, at("2021-01-07 12:00"), "a2-s4", 105.0, T, T, 0.0),
+            (16, 2, at("2021-01-07 12:00"), "a2-s4", 135.0, T, F, 30.0),
+        ],
+    ),
     # a2-s3 (12-15) is within goal 11's counted span; before goal 14's start; a1-t1 is at
-    # goal 15's after exactly
-    "goal_late": [11, 15],
+    # goal 15's after exactly; each with its earliest such event
+    "goal_late": [(11, at("2020-12-15 06:00")), (15, at("2021-01-02 23:59:59.999999"))],
     "goal_late_of_fresh_goals": [],
     "late_accounts_of_runs": [2],
     # account 3's first new event is at its last_at exactly; account 4 has no progress

@@ -247,6 +247,16 @@ def _incremental_equals_full(
         starts_at=T0 + dt.timedelta(days=10),
         imported_at=T0,
     )
+    Goal.objects.create(
+        external_id="h",
+        account_id=accounts[1],
+        name="h",
+        event="run",
+        measure="sum:minutes",
+        target=Decimal(150),
+        starts_at=T0 + dt.timedelta(days=5),
+        imported_at=T0,
+    )
     rows = [
         event(
             i,
