@@ -344,7 +344,7 @@ def task_scan(p: dict[str, Any]) -> dict[str, Any]:
     """scan_run with the detect functions, the write and the asks timed; the live moments
     afterwards go to a Parquet file."""
     _setup_django()
-    from goodword.moments import asks, detect, services
+    from goodword.moments import asks, detect, facts, services
     from goodword.moments import scan as scanning
     from goodword.signals import store
 
@@ -359,8 +359,11 @@ def task_scan(p: dict[str, Any]) -> dict[str, Any]:
     _wrap(services, "_update", spent, "parts")
     _wrap(scanning.State, "to_parquet", spent, "parts")
     _wrap(scanning.State, "from_parquet", spent, "parts")
-    _wrap(asks, "moments_by_account", spent, "parts")
-    _wrap(asks, "readiness_all", spent, "parts")
+    _wrap(facts, "moments_by_account", spent, "parts")
+    _wrap(asks, "ready_moments", spent, "parts")
+    _wrap(asks, "gather", spent, "parts")
+    _wrap(asks, "ask_create", spent, "parts")
+    _wrap(scanning, "statistics_refresh", spent, "parts")
     _wrap(store, "_spark_session", spent, "spark_session")
     marks: list[tuple[float, str]] = []
     started = time.perf_counter()

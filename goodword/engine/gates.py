@@ -85,6 +85,36 @@ def readiness(
     return total
 
 
+def decay_steps(*, now: datetime, config: ReadinessConfig) -> list[tuple[datetime, float]]:
+    """An upper bound of readiness's decay in steps a database can sum without powers:
+    (since, factor) pairs, newest first. A moment at or after `since` (and before the step
+    above's since) is worth at most `factor` times its weight, the decay at the step's newer
+    end. Steps are a quarter of a half-life for the first four half-lives (the bound is at
+    most 2^(1/4) = 1.19 times the true worth there) and a whole one after, to the horizon
+    (at most 2 times, on moments worth under 1/16 of their weight). The factors are the same
+    float expression `readiness` uses, at the steps' actual ages, so summed over the same
+    moments the bound is never below it (bar the order of float additions)."""
+    _require_aware(now, "now")
+    half_life = config.half_life_days
+    if half_life <= 0:
+        raise ValueError(f"half_life_days must be more than 0, not {half_life}")
+    ages = [half_life * i / 4 for i in range(1, 17)]
+    whole = 5
+    while ages[-1] < config.horizon_days:
+        ages.append(half_life * whole)
+        whole += 1
+    out: list[tuple[datetime, float]] = []
+    newer = now
+    for age in ages:
+        since = max(now - timedelta(days=age), now - timedelta(days=config.horizon_days))
+        factor = 0.5 ** ((now - newer).total_seconds() / SECONDS_PER_DAY / half_life)
+        out.append((since, factor))
+        if age >= config.horizon_days:
+            break
+        newer = since
+    return out
+
+
 def gates_check(facts: GateFacts, *, now: datetime, config: GateConfig) -> tuple[Block, ...]:
     """Every failing gate, in the order of GATES; empty when the ask may go ahead.
     Raises ValueError for a naive datetime."""

@@ -19,8 +19,8 @@ from goodword.moments.facts import (
     assignee,
     gather,
     moments_by_account,
-    readiness_all,
     readiness_of,
+    ready_moments,
 )
 from goodword.moments.models import Moment
 
@@ -76,9 +76,8 @@ def verdicts(
 def asks_queue(*, programme: Programme, now: dt.datetime) -> Queued:
     """Create the asks that are due now; returns them and how many accounts each gate
     blocked (among those whose readiness reached the threshold)."""
-    threshold = programme.readiness.threshold
-    ready = sorted(a for a, r in readiness_all(programme, now=now).items() if r >= threshold)
-    moments = moments_by_account(programme, now=now, accounts=ready)
+    moments = ready_moments(programme, now=now)
+    ready = sorted(moments)
     out = Queued(due=len(ready))
     for verdict in verdicts(programme, now=now, accounts=ready, moments=moments).values():
         if verdict.blocks:

@@ -43,7 +43,14 @@ from goodword.engine.programme import (
 from goodword.engine.rules import rule_fingerprint
 from goodword.moments import records
 from goodword.moments.models import Scan, ScanMode, ScanStatus
-from goodword.moments.services import Found, Scope, Tally, moments_write, write_cache
+from goodword.moments.services import (
+    Found,
+    Scope,
+    Tally,
+    moments_write,
+    statistics_refresh,
+    write_cache,
+)
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -394,6 +401,7 @@ def _finish(
             errors=errors,
             state=state.to_parquet(),
         )
+    statistics_refresh(sum(t["found"] for t in tallies.values()))
 
 
 # --- event rules ----------------------------------------------------------------------

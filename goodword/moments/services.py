@@ -153,6 +153,28 @@ def write_cache() -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
+def statistics_refresh(added: int) -> bool:
+    """Refresh the query planner's statistics of the moments table after a write that added
+    a tenth of its rows or more (a full scan, a new rule), or on SQLite while it has none.
+    Without them SQLite read a few accounts' moments through the (rule_id, occurred_at)
+    index, every moment in the readiness horizon (0.34 s a chunk of 500 accounts among
+    738,000 moments), instead of by account (8 ms); ANALYZE of those 738,000 took 0.4 s.
+    PostgreSQL's autovacuum would analyze too, but only later. True when it ran."""
+    table, quote = _table()
+    due = added > 0 and added * 10 >= Moment.objects.count()
+    if not due and connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            due = cursor.fetchone() is None
+            if not due:
+                cursor.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = %s LIMIT 1", [table])
+                due = cursor.fetchone() is None
+    if due:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {quote(table)}")
+    return due
+
+
 def _table() -> tuple[str, Callable[[str], str]]:
     return Moment._meta.db_table, connection.ops.quote_name
 

@@ -14,6 +14,7 @@ from goodword.engine.gates import (
     Block,
     GateFacts,
     add_business_days,
+    decay_steps,
     explain,
     gates_check,
     readiness,
@@ -134,6 +135,59 @@ def test_readiness_refuses_a_half_life_that_is_not_positive() -> None:
     # then it is refused instead of dividing by zero
     with pytest.raises(ValueError, match="half_life_days must be more than 0"):
         readiness([(NOW, 40.0)], now=NOW, config=config)
+
+
+def _stepped(moments: list[tuple[datetime, float]], steps: list[tuple[datetime, float]]) -> float:
+    """What a database sums with the steps: each moment's weight times the factor of the
+    first step it is at or after (SQL: CASE WHEN at >= since THEN factor ...), else 0."""
+    total = 0.0
+    for at, weight in moments:
+        total += weight * next((f for since, f in steps if at >= since), 0.0)
+    return total
+
+
+@given(
+    ages=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=200 * 86_400_000_000),  # microseconds
+            st.floats(min_value=0, max_value=100),
+        ),
+        max_size=10,
+    ),
+    half_life=st.floats(min_value=0.5, max_value=60),
+    horizon=st.integers(min_value=0, max_value=400),
+)
+def test_decay_steps_bound_readiness_from_above_closely(
+    ages: list[tuple[int, float]], half_life: float, horizon: int
+) -> None:
+    # given moments of any age within the horizon, and any half-life
+    config = ReadinessConfig(half_life_days=half_life, horizon_days=horizon)
+    moments = [
+        (NOW - timedelta(microseconds=age), weight)
+        for age, weight in ages
+        if age <= horizon * 86_400_000_000
+    ]
+    # when the steps' bound of readiness is summed as a database would
+    bound = _stepped(moments, decay_steps(now=NOW, config=config))
+    exact = readiness(moments, now=NOW, config=config)
+    # then it is never below readiness (bar float summation order), and at most twice it
+    assert bound >= exact * (1 - 1e-12)
+    assert bound <= 2 * exact * (1 + 1e-12)
+    # and at most 2^(1/4) times it over moments within four half-lives
+    recent = [(at, w) for at, w in moments if NOW - at <= timedelta(days=4 * half_life)]
+    near = _stepped(recent, decay_steps(now=NOW, config=config))
+    assert near <= 2**0.25 * readiness(recent, now=NOW, config=config) * (1 + 1e-12)
+
+
+def test_decay_steps_end_at_the_horizon() -> None:
+    # given the default half-life (14 days) and horizon (180 days)
+    steps = decay_steps(now=NOW, config=READINESS_CONFIG)
+    # then the first step starts at full worth and the last reaches back to the horizon
+    assert steps[0] == (NOW - timedelta(days=3.5), 1.0)
+    assert steps[-1][0] == NOW - timedelta(days=180)
+    assert [f for _, f in steps] == sorted((f for _, f in steps), reverse=True)
+    # and a moment just past the horizon falls outside every step
+    assert _stepped([(NOW - timedelta(days=180, microseconds=1), 40.0)], steps) == 0.0
 
 
 @given(

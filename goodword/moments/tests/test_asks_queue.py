@@ -157,3 +157,67 @@ def test_without_a_named_contact_the_most_engaged_one_is_asked(account: Account)
     answer(account, None, 10, days_ago=1)
     scan_run(full=True, now=NOW, programme=PROGRAMME)
     assert Task.objects.get(kind=TaskKind.REFERRAL_ASK).contact == sam
+
+
+def test_the_ready_accounts_are_those_whose_readiness_reaches_the_threshold(rep: User) -> None:
+    # Given 60 accounts with moments of two rules at random ages (some retracted, some of a
+    # rule no longer in the programme, some after now), and one exactly at the threshold
+    import random
+
+    from goodword.engine.programme import PraiseRule
+    from goodword.moments.facts import moments_by_account, readiness_of, ready_moments
+
+    praise = PraiseRule(id="praise", kind="praise", weight=15)
+    programme = Programme(rules=(PROMOTER, praise), readiness=ReadinessConfig(threshold=40))
+    rng = random.Random(7)
+    accounts = [
+        Account.objects.create(
+            name=f"A{i}", lifecycle="customer", owner=rep, created_at=NOW, updated_at=NOW
+        )
+        for i in range(60)
+    ]
+    rows = []
+    for account in accounts:
+        for n in range(rng.randint(0, 6)):
+            at = NOW - dt.timedelta(days=rng.uniform(-5, 200))
+            rows.append(
+                Moment(
+                    account=account,
+                    rule_id=rng.choice(["promoter", "praise", "praise", "gone"]),
+                    kind="nps",
+                    key=str(n),
+                    occurred_at=at,
+                    evidence="e",
+                    found_at=NOW,
+                    updated_at=NOW,
+                    retracted_at=NOW if rng.random() < 0.1 else None,
+                )
+            )
+    edge = Account.objects.create(
+        name="Edge", lifecycle="customer", owner=rep, created_at=NOW, updated_at=NOW
+    )
+    # 50 × 0.5 + 15 × 0.5 + 15 × 0.5 = 40 exactly, all 14 days (one half-life) old
+    rows += [
+        Moment(
+            account=edge,
+            rule_id=rule_id,
+            kind="nps",
+            key=key,
+            occurred_at=NOW - dt.timedelta(days=14),
+            evidence="e",
+            found_at=NOW,
+            updated_at=NOW,
+        )
+        for rule_id, key in (("promoter", "1"), ("praise", "2"), ("praise", "3"))
+    ]
+    Moment.objects.bulk_create(rows)
+    # When the ready accounts are found
+    ready = ready_moments(programme, now=NOW)
+    # Then they are exactly those whose readiness, computed from all their moments, reaches
+    # the threshold, each with the moments moments_by_account gives it
+    everything = moments_by_account(programme, now=NOW)
+    expected = {a: ms for a, ms in everything.items() if readiness_of(ms, programme, NOW) >= 40}
+    assert ready == expected
+    assert edge.pk in ready
+    assert readiness_of(ready[edge.pk], programme, NOW) == 40.0
+    assert 0 < len(ready) < len(everything)

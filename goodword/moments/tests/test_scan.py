@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -282,3 +283,20 @@ def _incremental_equals_full(
     assert live() == found
     assert all(t == {"found": 0, "moved": 0, "retracted": 0} for t in full.moments.values())
     Account.objects.all().delete()
+
+
+def test_a_scan_that_adds_many_moments_refreshes_the_planner_statistics() -> None:
+    # Given a scan that found moments in an empty table (a tenth of the rows or more)
+    from goodword.moments.services import statistics_refresh
+
+    account = make_account("Acme").pk
+    append([event(i, account, "report", T0 + dt.timedelta(hours=i)) for i in range(6)])
+    assert scan_run(full=True, now=T0 + dt.timedelta(weeks=1), programme=PROGRAMME).moments
+    # Then the statistics are fresh: adding a few moments to many does not analyze again
+    assert Moment.objects.count() == 2
+    assert statistics_refresh(0) is False
+    assert statistics_refresh(1) is True  # half the rows
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'moments_moment'")
+            assert cursor.fetchone()[0] > 0
