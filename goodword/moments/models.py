@@ -62,7 +62,7 @@ class Moment(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["occurred_at"],
+                fields=["occurred_at", "account", "rule_id"],  # readiness reads just these
                 name="moments_live_time",
                 condition=Q(retracted_at__isnull=True),
             ),
