@@ -4,14 +4,24 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from goodword.conftest import PASSWORD
-from goodword.crm.models import Account, Deal, DealStageChange, Stage, Task, TaskStatus
-from goodword.crm.services import account_create, deal_create
+from goodword.crm.models import (
+    Account,
+    Contact,
+    Deal,
+    DealStageChange,
+    Stage,
+    Task,
+    TaskStatus,
+)
+from goodword.crm.services import account_create, deal_create, task_create
 from goodword.users.models import User
 
 pytestmark = [
@@ -160,4 +170,50 @@ def test_rep_adds_a_task_through_the_form_htmx_loads_on_opening(
     assert (task.owner, task.account, task.status) == (rep, account, TaskStatus.OPEN)
     assert task.due_at.isoformat() == "2030-01-15T09:30:00+00:00"
     assert "Send the rollout plan" in page.inner_text("body")
+    assert page.js_errors == []
+
+
+def test_rep_snoozes_a_referral_ask_then_closes_it_as_not_appropriate(
+    page: Any, live_server: Any, rep: User, account: Account, contact: Contact
+) -> None:
+    # given an open referral ask for the rep, as the scan queues one
+    ask = task_create(
+        actor=None,
+        owner=rep,
+        account=account,
+        contact=contact,
+        data={
+            "kind": "referral_ask",
+            "subject": "Ask Ada for a referral",
+            "due_at": (timezone.now() + dt.timedelta(days=2)).isoformat(),
+            "notes": "Rollout finished ahead of plan.",
+        },
+    )
+    base = live_server.url
+    log_in(page, base, rep)
+    row = page.locator(f"#task-{ask.pk}")
+    assert row.locator(".badge.referral-ask").inner_text() == "Referral ask"
+    # when they snooze it to a day ten days from now from My tasks
+    day = timezone.now().astimezone(dt.UTC).date() + dt.timedelta(days=10)
+    row.locator("input[name=until]").fill(day.isoformat())
+    with page.expect_response(lambda r: r.url.endswith(f"/tasks/{ask.pk}/snooze/")):
+        row.locator("button", has_text="Snooze").click()
+    # then the row shows the new due day in place, still open, and the DB agrees
+    shown = f"{day:%a} {day.day} {day:%b}, 00:00"
+    page.wait_for_function(
+        "([id, text]) => document.querySelector('#task-' + id + ' td').innerText === text",
+        arg=[ask.pk, shown],
+    )
+    ask.refresh_from_db()
+    midnight = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    assert (ask.status, ask.due_at, ask.snoozed_until) == (TaskStatus.OPEN, midnight, midnight)
+
+    # when they close it as not appropriate, with a reason
+    row = page.locator(f"#task-{ask.pk}")
+    row.locator(".not-appropriate input[name=reason]").fill("Churn risk this quarter")
+    row.locator("button", has_text="Not appropriate").click()
+    # then the row turns cancelled in place, and the DB holds the reason
+    page.locator(f"#task-{ask.pk} .badge.cancelled").wait_for()
+    ask.refresh_from_db()
+    assert (ask.status, ask.reason) == (TaskStatus.CANCELLED, "Churn risk this quarter")
     assert page.js_errors == []

@@ -94,6 +94,61 @@ def test_a_killed_scan_leaves_nothing_half_written_and_the_next_completes(
     assert "running" not in statuses
 
 
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_two_scans_started_at_once_from_two_processes_write_each_moment_once(
+    home: Home, tmp_path: Path
+) -> None:
+    # Given the demo company, scanned
+    home.run("demo", "--accounts", "60", "--no-serve")
+    command = [str(Path(sys.executable).with_name("goodword")), "scan"]
+    refused = 0
+    for round_, thresholds in enumerate(("[50, 500, 5000]", "[60, 600, 6000]", "[70, 700]")):
+        # and a changed reports rule, so a scan has moments to add and retract
+        programme = tmp_path / f"p{round_}.yaml"
+        programme.write_text(
+            DEFAULT_YAML.replace("thresholds: [100, 1000, 10000]", f"thresholds: {thresholds}")
+        )
+        home.run("rules", "apply", str(programme))
+        # When two `goodword scan` processes start at the same moment
+        started = [
+            subprocess.Popen(
+                command,
+                env=home.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        ended = [(process, *process.communicate(timeout=300)) for process in started]
+        # Then each either did the scan or was refused because the other was running
+        for process, _, err in ended:
+            assert process.returncode == 0 or "another scan is running" in err, err
+        assert any(process.returncode == 0 for process, _, _ in ended)
+        refused += sum(process.returncode != 0 for process, _, _ in ended)
+        # and the new thresholds' moments are there, each once, with the old ones retracted
+        keys = {key for _, key in reports_keys(home)}
+        assert keys
+        assert keys <= set(thresholds.strip("[]").split(", ")), keys
+        twice = query(
+            home,
+            "SELECT account_id, rule_id, key FROM moments_moment "
+            "GROUP BY account_id, rule_id, key HAVING count(*) > 1",
+        )
+        assert twice == []
+        # and no account has two open asks, and no scan is left running
+        asks = query(
+            home,
+            "SELECT account_id FROM crm_task WHERE kind = 'referral_ask' AND status = 'open' "
+            "GROUP BY account_id HAVING count(*) > 1",
+        )
+        assert asks == []
+        assert query(home, "SELECT id FROM moments_scan WHERE status = 'running'") == []
+    # The two overlapped at least once (each scan takes longer than starting a process).
+    assert refused >= 1
+
+
 def eval_moments(raw: Any) -> dict[str, dict[str, int]]:
     import json
 
