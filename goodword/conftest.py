@@ -220,6 +220,23 @@ def task(rep: User, account: Account, contact: Contact) -> Task:
 
 
 @pytest.fixture
+def ask(rep: User, account: Account, contact: Contact) -> Task:
+    """An open referral ask, as the scan makes one: for the owner, naming the contact."""
+    return task_create(
+        actor=None,
+        owner=rep,
+        account=account,
+        contact=contact,
+        data={
+            "kind": "referral_ask",
+            "subject": "Ask Ada for a referral",
+            "due_at": (timezone.now() + dt.timedelta(days=2)).isoformat(),
+            "notes": "Rollout finished ahead of plan.",
+        },
+    )
+
+
+@pytest.fixture
 def other_task(other_rep: User, other_account: Account) -> Task:
     return task_create(
         actor=other_rep,

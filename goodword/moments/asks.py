@@ -79,15 +79,21 @@ def asks_queue(*, programme: Programme, now: dt.datetime) -> Queued:
     moments = ready_moments(programme, now=now)
     ready = sorted(moments)
     out = Queued(due=len(ready))
+    due = []
     for verdict in verdicts(programme, now=now, accounts=ready, moments=moments).values():
         if verdict.blocks:
             out.blocked.update(block.gate for block in verdict.blocks)
-            continue
-        task = ask_create(facts=verdict.facts, programme=programme, now=now)
-        if task is not None:
-            out.created.append(task)
         else:
-            out.blocked["open_ask"] += 1
+            due.append(verdict)
+    # One commit for them all (each ask is a savepoint in it): a commit per ask made SQLite
+    # sync the file 547 times, 0.8 s of a 7 s incremental scan.
+    with transaction.atomic():
+        for verdict in due:
+            task = ask_create(facts=verdict.facts, programme=programme, now=now)
+            if task is not None:
+                out.created.append(task)
+            else:
+                out.blocked["open_ask"] += 1
     return out
 
 

@@ -483,6 +483,10 @@ def _since(old: pa.Table, late: dict[int, dt.datetime]) -> pa.Table:
 
 def _crossings(rule: MilestoneRule, table: pa.Table) -> list[Found]:
     out = []
+    hit = table["hit_0"]
+    for i in range(1, len(rule.thresholds)):
+        hit = pc.or_(hit, table[f"hit_{i}"])
+    table = table.filter(hit)  # the other rows are each account's last, for the state
     cols = {name: table[name].to_pylist() for name in table.column_names}
     for row in range(table.num_rows):
         for i, threshold in enumerate(rule.thresholds):

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
-from goodword.crm.models import Account, Activity, Contact, Task, TaskKind, TaskStatus
+from goodword.crm.models import Account, Activity, Task, TaskKind, TaskStatus
 from goodword.crm.services import (
     ask_not_appropriate,
     task_complete,
@@ -36,23 +36,6 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
         "tasks": list(Task.objects.order_by("pk").values_list()),
         "activities": list(Activity.objects.order_by("pk").values_list()),
     }
-
-
-@pytest.fixture
-def ask(rep: User, account: Account, contact: Contact) -> Task:
-    """An open referral ask, as the scan makes one: for the owner, naming the contact."""
-    return task_create(
-        actor=None,
-        owner=rep,
-        account=account,
-        contact=contact,
-        data={
-            "kind": "referral_ask",
-            "subject": "Ask Ada for a referral",
-            "due_at": (timezone.now() + dt.timedelta(days=2)).isoformat(),
-            "notes": "Rollout finished ahead of plan.",
-        },
-    )
 
 
 def _raw_task(account: Account, owner: User, kind: str, status: str = "open") -> Task:

@@ -14,14 +14,13 @@ from django.utils import timezone
 from goodword.conftest import PASSWORD
 from goodword.crm.models import (
     Account,
-    Contact,
     Deal,
     DealStageChange,
     Stage,
     Task,
     TaskStatus,
 )
-from goodword.crm.services import account_create, deal_create, task_create
+from goodword.crm.services import account_create, deal_create
 from goodword.users.models import User
 
 pytestmark = [
@@ -174,21 +173,9 @@ def test_rep_adds_a_task_through_the_form_htmx_loads_on_opening(
 
 
 def test_rep_snoozes_a_referral_ask_then_closes_it_as_not_appropriate(
-    page: Any, live_server: Any, rep: User, account: Account, contact: Contact
+    page: Any, live_server: Any, rep: User, ask: Task
 ) -> None:
     # given an open referral ask for the rep, as the scan queues one
-    ask = task_create(
-        actor=None,
-        owner=rep,
-        account=account,
-        contact=contact,
-        data={
-            "kind": "referral_ask",
-            "subject": "Ask Ada for a referral",
-            "due_at": (timezone.now() + dt.timedelta(days=2)).isoformat(),
-            "notes": "Rollout finished ahead of plan.",
-        },
-    )
     base = live_server.url
     log_in(page, base, rep)
     row = page.locator(f"#task-{ask.pk}")

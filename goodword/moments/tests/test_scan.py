@@ -238,26 +238,20 @@ def _incremental_equals_full(
     with store.connect() as opened:
         opened.clear()
     accounts = [make_account(f"A{i}").pk for i in range(3)]
-    Goal.objects.create(
-        external_id="g",
-        account_id=accounts[0],
-        name="g",
-        event="report",
-        measure="count",
-        target=Decimal(3),
-        starts_at=T0 + dt.timedelta(days=10),
-        imported_at=T0,
-    )
-    Goal.objects.create(
-        external_id="h",
-        account_id=accounts[1],
-        name="h",
-        event="run",
-        measure="sum:minutes",
-        target=Decimal(150),
-        starts_at=T0 + dt.timedelta(days=5),
-        imported_at=T0,
-    )
+    for name, account_id, name_of_event, measure, target, days in (
+        ("g", accounts[0], "report", "count", 3, 10),
+        ("h", accounts[1], "run", "sum:minutes", 150, 5),
+    ):
+        Goal.objects.create(
+            external_id=name,
+            account_id=account_id,
+            name=name,
+            event=name_of_event,
+            measure=measure,
+            target=Decimal(target),
+            starts_at=T0 + dt.timedelta(days=days),
+            imported_at=T0,
+        )
     rows = [
         event(
             i,
