@@ -36,13 +36,18 @@ class Moment(models.Model):
     recompute no longer finds (the rule changed, a deal was reopened) is retracted, not
     deleted: an ask may have cited it."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="moments")
+    # No index of its own on the account: the unique key's starts with it. The contact and
+    # the ask are indexed only where set (most moments have neither): a full scan writes
+    # 740,000 moments, and each index written costs it seconds.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="moments", db_index=False
+    )
     rule_id = models.CharField(max_length=50)
     kind = models.CharField(max_length=20)
     key = models.CharField(max_length=100)
     occurred_at = models.DateTimeField()
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     evidence = models.CharField(max_length=500, help_text="why it is a moment, in words")
     data = models.JSONField(default=dict, blank=True, help_text="the evidence as values")
@@ -50,7 +55,12 @@ class Moment(models.Model):
     updated_at = models.DateTimeField()
     retracted_at = models.DateTimeField(null=True, blank=True)
     ask = models.ForeignKey(
-        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="moments"
+        Task,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="moments",
+        db_index=False,
     )
 
     class Meta:
@@ -67,6 +77,10 @@ class Moment(models.Model):
                 condition=Q(retracted_at__isnull=True),
             ),
             models.Index(fields=["rule_id", "occurred_at"]),
+            models.Index(
+                fields=["contact"], name="moments_contact", condition=Q(contact__isnull=False)
+            ),
+            models.Index(fields=["ask"], name="moments_ask", condition=Q(ask__isnull=False)),
         ]
 
     def __str__(self) -> str:

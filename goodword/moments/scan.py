@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -488,29 +489,28 @@ def _crossings(rule: MilestoneRule, table: pa.Table) -> list[Found]:
         hit = pc.or_(hit, table[f"hit_{i}"])
     table = table.filter(hit)  # the other rows are each account's last, for the state
     cols = {name: table[name].to_pylist() for name in table.column_names}
-    for row in range(table.num_rows):
-        for i, threshold in enumerate(rule.thresholds):
-            if cols[f"hit_{i}"][row]:
-                out.append(_milestone_found(rule, threshold, cols, row))
-    return out
-
-
-def _milestone_found(
-    rule: MilestoneRule, threshold: Decimal, cols: dict[str, list[Any]], row: int
-) -> Found:
-    at: dt.datetime = cols["timestamp"][row]
-    mid = cols["message_id"][row]
     what = (
         rule.event if rule.measure.kind == "count" else f"{rule.measure.property} of {rule.event}"
     )
-    shown = f"{threshold.normalize():,f}" if threshold % 1 else f"{int(threshold):,}"
-    return Found(
-        account_id=cols["account_id"][row],
-        key=_number_key(threshold),
-        occurred_at=at,
-        evidence=f"{what} reached {shown} on {at:%Y-%m-%d %H:%M} UTC, event {mid}",
-        data={"threshold": _number_key(threshold), "message_id": mid, "event": rule.event},
-    )
+    # What is the same for every crossing of a threshold, worked out once per threshold.
+    each = []
+    for threshold in rule.thresholds:
+        shown = f"{threshold.normalize():,f}" if threshold % 1 else f"{int(threshold):,}"
+        each.append((_number_key(threshold), f"{what} reached {shown} on "))
+    for i, (key, said) in enumerate(each):
+        for row in itertools.compress(range(table.num_rows), cols[f"hit_{i}"]):
+            at: dt.datetime = cols["timestamp"][row]
+            mid = cols["message_id"][row]
+            out.append(
+                Found(
+                    account_id=cols["account_id"][row],
+                    key=key,
+                    occurred_at=at,
+                    evidence=f"{said}{at:%Y-%m-%d %H:%M} UTC, event {mid}",
+                    data={"threshold": key, "message_id": mid, "event": rule.event},
+                )
+            )
+    return out
 
 
 def _number_key(value: Decimal) -> str:

