@@ -85,52 +85,79 @@ def asks_queue(*, programme: Programme, now: dt.datetime) -> Queued:
             out.blocked.update(block.gate for block in verdict.blocks)
         else:
             due.append(verdict)
-    # One commit for them all (each ask is a savepoint in it): a commit per ask made SQLite
-    # sync the file 547 times, 0.8 s of a 7 s incremental scan.
-    with transaction.atomic():
-        for verdict in due:
-            task = ask_create(facts=verdict.facts, programme=programme, now=now)
-            if task is not None:
-                out.created.append(task)
-            else:
-                out.blocked["open_ask"] += 1
+    out.created = asks_create([v.facts for v in due], programme=programme, now=now)
+    if refused := len(due) - len(out.created):
+        out.blocked["open_ask"] += refused
     return out
+
+
+def asks_create(due: list[AccountFacts], *, programme: Programme, now: dt.datetime) -> list[Task]:
+    """The asks for many accounts in one transaction, the same rows ask_create writes: the
+    tasks and their timeline rows inserted in bulk, each ask's moments linked by one UPDATE
+    (547 asks one by one took 1 s of a 7 s incremental scan, most of it in commits). When
+    the database refuses the batch (an open ask appeared meanwhile: another scan, an
+    owner), each is created on its own, so only the refused ones are left out."""
+    made = [(facts, task) for facts in due if (task := _ask(facts, programme, now)) is not None]
+    try:
+        with transaction.atomic():
+            tasks = Task.objects.bulk_create([task for _, task in made])
+            _link(made, now)
+    except IntegrityError:
+        return [t for f in due if (t := ask_create(facts=f, programme=programme, now=now))]
+    return tasks
 
 
 def ask_create(*, facts: AccountFacts, programme: Programme, now: dt.datetime) -> Task | None:
     """The ask for one account, with its moments linked; None when an open ask exists (the
     unique constraint refused it) or nobody can own it."""
+    task = _ask(facts, programme, now)
+    if task is None:
+        return None
+    try:
+        with transaction.atomic():
+            task.save(force_insert=True)
+            _link([(facts, task)], now)
+    except IntegrityError:
+        return None
+    return task
+
+
+def _ask(facts: AccountFacts, programme: Programme, now: dt.datetime) -> Task | None:
+    """The ask's task, not saved yet; None when nobody can own it."""
     owner = assignee(facts.account, programme)
     if owner is None:
         return None
     contact = facts.contact
     who = (contact.full_name or contact.email) if contact else "a contact"
-    try:
-        with transaction.atomic():
-            task = Task.objects.create(
-                kind=TaskKind.REFERRAL_ASK,
-                subject=f"Ask {who} at {facts.account.name} for a referral"[:200],
-                owner=owner,
-                account=facts.account,
-                contact=contact,
-                due_at=add_business_days(now, programme.asks.due_business_days),
-                notes=why_now(facts, programme, now),
-                created_at=now,
-            )
-            Moment.objects.filter(pk__in=[m.pk for m in facts.moments], ask__isnull=True).update(
-                ask=task
-            )
-            Activity.objects.create(
-                account=facts.account,
-                verb="ask.queued",
-                object_type="task",
-                object_id=task.pk,
-                summary=f"Referral ask queued for {owner}: {task.notes}"[:300],
-                at=now,
-            )
-    except IntegrityError:
-        return None
-    return task
+    return Task(
+        kind=TaskKind.REFERRAL_ASK,
+        subject=f"Ask {who} at {facts.account.name} for a referral"[:200],
+        owner=owner,
+        account=facts.account,
+        contact=contact,
+        due_at=add_business_days(now, programme.asks.due_business_days),
+        notes=why_now(facts, programme, now),
+        created_at=now,
+    )
+
+
+def _link(made: list[tuple[AccountFacts, Task]], now: dt.datetime) -> None:
+    """Saved asks: their moments point at them, and each has its timeline row."""
+    for facts, task in made:
+        Moment.objects.filter(pk__in=[m.pk for m in facts.moments], ask__isnull=True).update(
+            ask=task
+        )
+    Activity.objects.bulk_create(
+        Activity(
+            account=facts.account,
+            verb="ask.queued",
+            object_type="task",
+            object_id=task.pk,
+            summary=f"Referral ask queued for {task.owner}: {task.notes}"[:300],
+            at=now,
+        )
+        for facts, task in made
+    )
 
 
 def why_now(facts: AccountFacts, programme: Programme, now: dt.datetime) -> str:

@@ -37,8 +37,9 @@ class Moment(models.Model):
     deleted: an ask may have cited it."""
 
     # No index of its own on the account: the unique key's starts with it. The contact and
-    # the ask are indexed only where set (most moments have neither): a full scan writes
-    # 740,000 moments, and each index written costs it seconds.
+    # the ask are indexed only where set (most moments have neither), and a rule's moments
+    # are found through the unique key (by account) or moments_live_time (by time): a full
+    # scan writes 740,000 moments, and each index written costs it seconds.
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="moments", db_index=False
     )
@@ -76,7 +77,6 @@ class Moment(models.Model):
                 name="moments_live_time",
                 condition=Q(retracted_at__isnull=True),
             ),
-            models.Index(fields=["rule_id", "occurred_at"]),
             models.Index(
                 fields=["contact"], name="moments_contact", condition=Q(contact__isnull=False)
             ),

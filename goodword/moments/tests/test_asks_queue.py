@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from goodword.crm.models import Account, Contact, Task, TaskKind, TaskStatus
+from goodword.crm.models import Account, Activity, Contact, Task, TaskKind, TaskStatus
 from goodword.engine.programme import NpsRule, Programme, ReadinessConfig
-from goodword.moments.asks import ask_create, verdicts
+from goodword.moments.asks import ask_create, asks_create, verdicts
 from goodword.moments.facts import gather, monday
 from goodword.moments.models import Moment
 from goodword.moments.scan import scan_run
@@ -141,6 +141,60 @@ def test_the_database_refuses_a_second_open_ask(account: Account, jane: Contact)
     assert first is not None
     assert second is None
     assert Task.objects.filter(kind=TaskKind.REFERRAL_ASK).count() == 1
+
+
+def test_asks_made_together_leave_out_only_the_one_the_database_refuses(
+    account: Account, jane: Contact, rep: User
+) -> None:
+    # Given two due accounts, one of which got an open ask meanwhile (another scan)
+    other = Account.objects.create(
+        name="Other",
+        lifecycle="customer",
+        customer_since=account.customer_since,
+        owner=rep,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    bob = Contact.objects.create(
+        account=other, first_name="Bob", email="bob@other.example", created_at=NOW, updated_at=NOW
+    )
+    answer(account, jane, 10, days_ago=1)
+    answer(other, bob, 10, days_ago=1)
+    scan_run(full=True, now=NOW, programme=replace(PROGRAMME, readiness=ReadinessConfig(999)))
+    facts = gather([account.pk, other.pk], PROGRAMME, now=NOW)
+    first = ask_create(facts=facts[account.pk], programme=PROGRAMME, now=NOW)
+    assert first is not None
+    # When both asks are made in one batch
+    made = asks_create([facts[account.pk], facts[other.pk]], programme=PROGRAMME, now=NOW)
+    # Then the batch falls back to one by one: Other's ask is made, with its moment and
+    # timeline row, and Acme keeps its one open ask
+    assert [t.account for t in made] == [other]
+    assert Task.objects.filter(kind=TaskKind.REFERRAL_ASK, account=account).count() == 1
+    assert list(Moment.objects.filter(account=other).values_list("ask_id", flat=True)) == [
+        made[0].pk
+    ]
+    assert Activity.objects.filter(verb="ask.queued", object_id=made[0].pk).count() == 1
+
+
+def test_asks_made_together_are_the_rows_one_at_a_time_makes(
+    account: Account, jane: Contact
+) -> None:
+    # Given a due account's facts
+    answer(account, jane, 10, days_ago=1)
+    scan_run(full=True, now=NOW, programme=replace(PROGRAMME, readiness=ReadinessConfig(999)))
+    facts = gather([account.pk], PROGRAMME, now=NOW)[account.pk]
+    # When its ask is made in a batch, and again (after closing it) on its own
+    (batched,) = asks_create([facts], programme=PROGRAMME, now=NOW)
+    Task.objects.filter(pk=batched.pk).update(status=TaskStatus.DONE)
+    single = ask_create(facts=facts, programme=PROGRAMME, now=NOW)
+    assert single is not None
+    # Then both wrote the same task and timeline row
+    fields = ("kind", "subject", "owner_id", "account_id", "contact_id", "due_at", "notes")
+    rows = Task.objects.filter(pk__in=[batched.pk, single.pk]).order_by("pk").values_list(*fields)
+    assert rows[0] == rows[1]
+    summaries = Activity.objects.filter(verb="ask.queued").order_by("pk")
+    assert [a.summary for a in summaries] == [summaries[0].summary] * 2
+    assert [a.object_id for a in summaries] == [batched.pk, single.pk]
 
 
 def test_without_a_named_contact_the_most_engaged_one_is_asked(account: Account) -> None:
