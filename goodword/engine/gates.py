@@ -74,8 +74,7 @@ def readiness(
     from 0 to horizon_days old. Moments after now are not known yet at now (a backtest replays
     the past) and do not count. Raises ValueError for a naive datetime."""
     _require_aware(now, "now")
-    if config.half_life_days <= 0:
-        raise ValueError(f"half_life_days must be more than 0, not {config.half_life_days}")
+    _require_half_life(config)
     total = 0.0
     for at, weight in moments:
         _require_aware(at, "a moment's time")
@@ -95,9 +94,7 @@ def decay_steps(*, now: datetime, config: ReadinessConfig) -> list[tuple[datetim
     float expression `readiness` uses, at the steps' actual ages, so summed over the same
     moments the bound is never below it (bar the order of float additions)."""
     _require_aware(now, "now")
-    half_life = config.half_life_days
-    if half_life <= 0:
-        raise ValueError(f"half_life_days must be more than 0, not {half_life}")
+    half_life = _require_half_life(config)
     ages = [half_life * i / 4 for i in range(1, 17)]
     whole = 5
     while ages[-1] < config.horizon_days:
@@ -289,6 +286,12 @@ def _age(day: date, now: datetime) -> int:
 
 def _short(day: date, now: datetime) -> str:
     return short_date(day, today=now.date())
+
+
+def _require_half_life(config: ReadinessConfig) -> float:
+    if config.half_life_days <= 0:
+        raise ValueError(f"half_life_days must be more than 0, not {config.half_life_days}")
+    return config.half_life_days
 
 
 def _require_aware(moment: datetime, what: str) -> None:

@@ -84,8 +84,8 @@ def asks_queue(*, programme: Programme, now: dt.datetime) -> Queued:
         if verdict.blocks:
             out.blocked.update(block.gate for block in verdict.blocks)
         else:
-            due.append(verdict)
-    out.created = asks_create([v.facts for v in due], programme=programme, now=now)
+            due.append(verdict.facts)
+    out.created = asks_create(due, programme=programme, now=now)
     if refused := len(due) - len(out.created):
         out.blocked["open_ask"] += refused
     return out

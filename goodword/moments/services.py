@@ -160,10 +160,11 @@ def write_cache() -> Iterator[None]:
 def statistics_refresh(added: int) -> bool:
     """Refresh the query planner's statistics of the moments table after a write that added
     a tenth of its rows or more (a full scan, a new rule), or on SQLite while it has none.
-    Without them SQLite read a few accounts' moments through the (rule_id, occurred_at)
-    index, every moment in the readiness horizon (0.34 s a chunk of 500 accounts among
-    738,000 moments), instead of by account (8 ms); ANALYZE of those 738,000 took 0.4 s.
-    PostgreSQL's autovacuum would analyze too, but only later. True when it ran."""
+    Without them SQLite once read a few accounts' moments through an index by rule and time
+    (since dropped), every moment in the readiness horizon (0.34 s a chunk of 500 accounts
+    among 738,000 moments), instead of by account (8 ms): the planner guesses without them.
+    ANALYZE of those 738,000 took 0.4 s. PostgreSQL's autovacuum would analyze too, but
+    only later. True when it ran."""
     table, quote = _table()
     due = added > 0 and added * 10 >= Moment.objects.count()
     if not due and connection.vendor == "sqlite":
