@@ -39,7 +39,7 @@ from goodword.engine.rules import rule_fingerprint
 from goodword.moments import records
 from goodword.moments.facts import AccountFacts, assignee, gather, readiness_of
 from goodword.moments.models import Moment, Scan, ScanStatus
-from goodword.moments.services import Found
+from goodword.moments.services import Found, found_in
 from goodword.users.models import User
 
 MAX_YEARS = 3
@@ -371,7 +371,7 @@ def _event_found(rules: list[Rule], *, now: dt.datetime) -> list[tuple[Rule, Fou
             (rule, item)
             for rule in rules
             for found, *_ in scan._event_rule(ctx, rule, first).parts
-            for item in found
+            for item in found_in(found)
         ]
 
 

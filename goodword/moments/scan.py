@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import itertools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -45,11 +44,17 @@ from goodword.engine.rules import rule_fingerprint
 from goodword.moments import records
 from goodword.moments.models import Scan, ScanMode, ScanStatus
 from goodword.moments.services import (
+    FINDINGS,
+    NO_FINDINGS,
+    UTC_US,
     Found,
     Scope,
     Tally,
+    findings,
+    json_strings,
     moments_write,
     statistics_refresh,
+    utc_minutes,
     write_cache,
 )
 
@@ -61,7 +66,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=20)
 FIRST = "@first"  # state rows holding each account's first event (last_at is its time)
-UTC_US = pa.timestamp("us", tz="UTC")
 # Progress per key (account, or goal for goal rules): the measure so far, the latest event
 # in it, and for goals the fingerprint of the goal it was counted for.
 KEYED = pa.schema(
@@ -129,7 +133,7 @@ class RuleResult:
     """What one rule found: groups of moments, each with the scope it is complete for (and
     a filter that takes in every stored moment the group may concern; None: the rule's)."""
 
-    parts: list[tuple[list[Found], Scope, set[int] | None, Q | None]] = field(default_factory=list)
+    parts: list[tuple[pa.Table, Scope, set[int] | None, Q | None]] = field(default_factory=list)
     state: pa.Table = field(default_factory=lambda: NOTHING)  # KEYED
     full: str = ""  # why the rule ran in full ("" when it continued)
 
@@ -316,7 +320,7 @@ def _scan(
             say(f"rule {rule.id}: done")
     for rule in programme.active_rules:
         if rule.kind not in EVENT_KINDS:
-            found = list(records.found_for(rule))
+            found = findings(records.found_for(rule))
             results[rule.id] = RuleResult(parts=[(found, _everything, None, None)], full="records")
     _finish(scan, programme, results, first, errors)
 
@@ -482,35 +486,46 @@ def _since(old: pa.Table, late: dict[int, dt.datetime]) -> pa.Table:
     )
 
 
-def _crossings(rule: MilestoneRule, table: pa.Table) -> list[Found]:
-    out = []
-    hit = table["hit_0"]
-    for i in range(1, len(rule.thresholds)):
-        hit = pc.or_(hit, table[f"hit_{i}"])
-    table = table.filter(hit)  # the other rows are each account's last, for the state
-    cols = {name: table[name].to_pylist() for name in table.column_names}
+def _crossings(rule: MilestoneRule, table: pa.Table) -> pa.Table:
+    """The FINDINGS of the rows where the measure reaches a threshold, built by Arrow."""
     what = (
         rule.event if rule.measure.kind == "count" else f"{rule.measure.property} of {rule.event}"
     )
-    # What is the same for every crossing of a threshold, worked out once per threshold.
-    each = []
-    for threshold in rule.thresholds:
+    event = json.dumps(rule.event)
+    parts = []
+    for i, threshold in enumerate(rule.thresholds):
+        rows = table.filter(table[f"hit_{i}"])  # the others are each account's last
+        if not rows.num_rows:
+            continue
+        key = _number_key(threshold)
         shown = f"{threshold.normalize():,f}" if threshold % 1 else f"{int(threshold):,}"
-        each.append((_number_key(threshold), f"{what} reached {shown} on "))
-    for i, (key, said) in enumerate(each):
-        for row in itertools.compress(range(table.num_rows), cols[f"hit_{i}"]):
-            at: dt.datetime = cols["timestamp"][row]
-            mid = cols["message_id"][row]
-            out.append(
-                Found(
-                    account_id=cols["account_id"][row],
-                    key=key,
-                    occurred_at=at,
-                    evidence=f"{said}{at:%Y-%m-%d %H:%M} UTC, event {mid}",
-                    data={"threshold": key, "message_id": mid, "event": rule.event},
-                )
+        at = rows["timestamp"].cast(UTC_US)
+        mid = rows["message_id"]
+        parts.append(
+            pa.table(
+                [
+                    rows["account_id"].cast(pa.int64()),
+                    pa.nulls(rows.num_rows, pa.string()).fill_null(key),
+                    at,
+                    pa.nulls(rows.num_rows, pa.int64()),
+                    pc.binary_join_element_wise(
+                        f"{what} reached {shown} on ",
+                        utc_minutes(at),
+                        " UTC, event ",
+                        mid,
+                        "",
+                    ),
+                    pc.binary_join_element_wise(
+                        f'{{"threshold": {json.dumps(key)}, "message_id": ',
+                        json_strings(mid),
+                        f', "event": {event}}}',
+                        "",
+                    ),
+                ],
+                schema=FINDINGS,
             )
-    return out
+        )
+    return pa.concat_tables(parts) if parts else NO_FINDINGS
 
 
 def _number_key(value: Decimal) -> str:
@@ -562,7 +577,7 @@ def _goals(ctx: Context, rule: GoalRule, why: str) -> RuleResult:
         groups.setdefault((goal.event, goal.measure), []).append(goal)
     gone = {k for k in old if k not in goals}
     if gone:
-        result.parts.append(([], _goal_keys(gone), None, None))
+        result.parts.append((NO_FINDINGS, _goal_keys(gone), None, None))
     for (event, measure_text), members in groups.items():
         measure = parse_measure(measure_text)
         fresh: list[Any] = []
@@ -661,7 +676,7 @@ def _goal_since(
     )
 
 
-def _goal_hits(table: pa.Table, goals: dict[int, Any], measure: Any) -> list[Found]:
+def _goal_hits(table: pa.Table, goals: dict[int, Any], measure: Any) -> pa.Table:
     hits = table.filter(table["hit"])
     out = []
     for goal_id, at, mid, total in zip(
@@ -682,7 +697,7 @@ def _goal_hits(table: pa.Table, goals: dict[int, Any], measure: Any) -> list[Fou
                 data={"goal_id": goal_id, "message_id": mid, "target": format(target, "f")},
             )
         )
-    return out
+    return findings(out)
 
 
 def _goal_state(progress: dict[int, Progress], table: pa.Table, goals: dict[int, Any]) -> None:
@@ -771,10 +786,9 @@ def _surge(ctx: Context, rule: SurgeRule, why: str, first: pa.Table) -> RuleResu
     # those weeks only. Accounts with late events go back further; they are read apart.
     recent = {a: r for a, r in ranges.items() if r[0] >= last - RECENT_WEEKS}
     older = {a: r for a, r in ranges.items() if r[0] < last - RECENT_WEEKS}
-    found: list[Found] = []
-    for group in (recent, older):
-        if group:
-            found += _surge_found(rule, run(_ranges_table(group)))
+    found = pa.concat_tables(
+        [NO_FINDINGS, *(_surge_found(rule, run(_ranges_table(g))) for g in (recent, older) if g)]
+    )
 
     def scope(account_id: int, key: str) -> bool:
         judged = ranges.get(account_id)
@@ -846,33 +860,50 @@ def _surge_ranges(ctx: Context, last: int, first: pa.Table) -> dict[int, tuple[i
     return out
 
 
-def _surge_found(rule: SurgeRule, table: pa.Table) -> list[Found]:
+def _surge_found(rule: SurgeRule, table: pa.Table) -> pa.Table:
+    """The FINDINGS of the surging weeks. A scan finds many moments per week and per pair
+    of (users, users the 4 weeks before): the words are made once for each, in Python, and
+    Arrow puts them together."""
     from goodword.moments.detect import week_start
 
+    if not table.num_rows:
+        return NO_FINDINGS
     what = f" of {rule.event}" if rule.event else ""
-    weeks: dict[int, tuple[str, dt.datetime]] = {}  # a scan finds many moments per week
-    out = []
-    for account_id, week, users, before in zip(
-        *(table[c].to_pylist() for c in ("account_id", "week", "users", "before")), strict=True
-    ):
-        if week not in weeks:
-            start = week_start(week)
-            end = dt.datetime.combine(start + dt.timedelta(days=7), dt.time(), dt.UTC)
-            weeks[week] = (start.isoformat(), end)
-        key, occurred_at = weeks[week]
-        mean = before / 4
+    week = table["week"].cast(pa.int64()).combine_chunks()
+    weeks = pc.unique(week)
+    starts = [week_start(w) for w in weeks.to_pylist()]
+    at_week = pc.index_in(week, value_set=weeks)
+    keys = pa.array([s.isoformat() for s in starts], pa.string()).take(at_week)
+    ends = [dt.datetime.combine(s + dt.timedelta(days=7), dt.time(), dt.UTC) for s in starts]
+    users = table["users"].cast(pa.int64()).combine_chunks()
+    before = table["before"].cast(pa.int64()).combine_chunks()
+    pair = pc.add(pc.multiply(users, 1 << 32), before)
+    pairs = pc.unique(pair)
+    heads, tails, data = [], [], []
+    for code in pairs.to_pylist():
+        count, prior = divmod(code, 1 << 32)
+        mean = prior / 4
         versus = (
-            f"{users / mean:.1f}× the mean of the 4 weeks before ({mean:.1f})"
+            f"{count / mean:.1f}× the mean of the 4 weeks before ({mean:.1f})"
             if mean
             else "none in the 4 weeks before"
         )
-        out.append(
-            Found(
-                account_id,
-                key,
-                occurred_at,
-                f"{users:,} weekly active users{what} in the week of {key}, {versus}",
-                {"week": key, "users": users, "before_mean": mean},
-            )
-        )
-    return out
+        heads.append(f"{count:,} weekly active users{what} in the week of ")
+        tails.append(f", {versus}")
+        data.append(f'", "users": {count}, "before_mean": {mean!r}}}')
+    at_pair = pc.index_in(pair, value_set=pairs)
+
+    def each(texts: list[str]) -> pa.Array:
+        return pa.array(texts, pa.string()).take(at_pair)
+
+    return pa.table(
+        [
+            table["account_id"].cast(pa.int64()),
+            keys,
+            pa.array(ends, UTC_US).take(at_week),
+            pa.nulls(table.num_rows, pa.int64()),
+            pc.binary_join_element_wise(each(heads), keys, each(tails), ""),
+            pc.binary_join_element_wise('{"week": "', keys, each(data), ""),
+        ],
+        schema=FINDINGS,
+    )

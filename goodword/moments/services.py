@@ -1,7 +1,12 @@
 """Writing moments: each scan hands over what its rules found, and for which accounts (or
 keys) the finding is complete; what is new is inserted, what moved is updated, and what a
 complete finding no longer holds is retracted. The unique key (account, rule_id, key)
-decides what is the same moment, so a repeated or concurrent write adds nothing twice."""
+decides what is the same moment, so a repeated or concurrent write adds nothing twice.
+
+What a rule found travels as an Arrow table (FINDINGS), built column by column: a full
+scan finds some 740,000 moments, and one Python object each, with its evidence formatted
+and its data turned into JSON row by row, cost 9 of the scan's 63 seconds. Only the
+findings that meet a stored moment become Python values, to be compared."""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, NamedTuple
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.db import connection
 from django.db.models import Q
 
@@ -24,6 +32,18 @@ BATCH = 1000
 SQLITE_CACHE_MB = 256
 READ_BY_ACCOUNT = 20 * BATCH
 EVIDENCE_MAX = 500
+UTC_US = pa.timestamp("us", tz="UTC")
+# What a rule found, one row per moment; data is its JSON text (as json_text writes it).
+FINDINGS = pa.schema(
+    [
+        ("account_id", pa.int64()),
+        ("key", pa.string()),
+        ("occurred_at", UTC_US),
+        ("contact_id", pa.int64()),
+        ("evidence", pa.string()),
+        ("data", pa.string()),
+    ]
+)
 # A stored moment as read for comparing: id, occurred_at, contact_id, evidence, data,
 # retracted_at (see _stored).
 Stored = tuple[int, dt.datetime, int | None, str, dict[str, Any], dt.datetime | None]
@@ -61,56 +81,91 @@ class Tally:
 Scope = Callable[[int, str], bool] | None
 
 
+def findings(items: Iterable[Found]) -> pa.Table:
+    """Found tuples as a FINDINGS table: for the rules that find a few moments per record."""
+    items = list(items)
+    return pa.table(
+        {
+            "account_id": [f.account_id for f in items],
+            "key": [f.key for f in items],
+            "occurred_at": [f.occurred_at for f in items],
+            "contact_id": [f.contact_id for f in items],
+            "evidence": [f.evidence for f in items],
+            "data": [json_text(f.data) for f in items],
+        },
+        schema=FINDINGS,
+    )
+
+
+NO_FINDINGS = FINDINGS.empty_table()
+
+
+def found_in(table: pa.Table) -> list[Found]:
+    """A FINDINGS table as Found tuples (for the backtest, which reads them one by one)."""
+    return [
+        Found(account_id, key, at, evidence, json.loads(data), contact_id)
+        for account_id, key, at, contact_id, evidence, data in zip(
+            *(table[name].to_pylist() for name in FINDINGS.names), strict=True
+        )
+    ]
+
+
 def moments_write(
     *,
     rule_id: str,
     kind: str,
-    found: Iterable[Found],
+    found: pa.Table,
     scope: Scope,
     accounts: set[int] | None,
     now: dt.datetime,
     where: Q | None = None,
 ) -> Tally:
     """Insert new moments, update moved ones, and retract stored ones inside `scope` that
-    `found` lacks. `accounts` narrows which stored moments are read (None: all of the
-    rule's), and so does `where` (a filter on Moment): together they must take in every
-    stored moment `found` or `scope` may hold. Call inside the scan's transaction.
+    `found` (FINDINGS) lacks. `accounts` narrows which stored moments are read (None: all
+    of the rule's), and so does `where` (a filter on Moment): together they must take in
+    every stored moment `found` or `scope` may hold. Call inside the scan's transaction.
 
     The rows go to the database as plain tuples through executemany: building model
     instances for bulk_create took four times as long (64 s against 16 s for 738k moments)."""
+    found = found.select(FINDINGS.names).cast(FINDINGS)
+    found = found.set_column(
+        4, "evidence", pc.utf8_slice_codeunits(found["evidence"], 0, EVIDENCE_MAX)
+    )
     if scope is None and accounts is None:
         # Adding only: the stored moments that matter are those of the accounts found.
-        found = list(found)
-        accounts = {item.account_id for item in found}
+        accounts = set(pc.unique(found["account_id"]).to_pylist())
     stored = _stored(rule_id, accounts, where)
     tally = Tally()
-    fresh: list[tuple[Any, ...]] = []
     changed: list[tuple[Any, ...]] = []
-    seen: set[tuple[int, str]] = set()
-    for item in found:
-        pair = (item.account_id, item.key)
-        seen.add(pair)
-        evidence = item.evidence[:EVIDENCE_MAX]
-        old = stored.get(pair)
-        if old is None:
-            fresh.append((*pair, item.occurred_at, item.contact_id, evidence, item.data))
-        elif (
-            old[1] != item.occurred_at
-            or old[2] != item.contact_id
-            or old[3] != evidence
-            or old[4] != item.data
-            or old[5] is not None
+    fresh = found
+    if stored:  # else all is new, and there is nothing to retract
+        pairs = list(zip(found["account_id"].to_pylist(), found["key"].to_pylist(), strict=True))
+        known = pa.array([pair in stored for pair in pairs], pa.bool_())
+        fresh = found.filter(pc.invert(known))
+        met = found.filter(known)
+        for account_id, key, at, contact_id, evidence, data in zip(
+            *(met[name].to_pylist() for name in FINDINGS.names), strict=True
         ):
-            changed.append((item.occurred_at, item.contact_id, evidence, item.data, None, old[0]))
-    if scope is not None:
-        for pair, old in stored.items():
-            if pair not in seen and old[5] is None and scope(*pair):
-                changed.append((old[1], old[2], old[3], old[4], now, old[0]))
-                tally.retracted += 1
-    fresh.sort(key=lambda row: (row[0], row[1]))  # in index order: fewer pages touched
+            old = stored[(account_id, key)]
+            if (
+                old[1] != at
+                or old[2] != contact_id
+                or old[3] != evidence
+                or old[5] is not None
+                or old[4] != json.loads(data)
+            ):
+                changed.append((at, contact_id, evidence, json.loads(data), None, old[0]))
+        if scope is not None:
+            seen = set(pairs)
+            for pair, old in stored.items():
+                if pair not in seen and old[5] is None and scope(*pair):
+                    changed.append((old[1], old[2], old[3], old[4], now, old[0]))
+                    tally.retracted += 1
+    # In index order: fewer pages touched.
+    fresh = fresh.sort_by([("account_id", "ascending"), ("key", "ascending")])
     _insert(rule_id, kind, fresh, now)
     _update(changed, now)
-    tally.found = len(fresh)
+    tally.found = fresh.num_rows
     tally.moved = len(changed) - tally.retracted
     return tally
 
@@ -184,9 +239,10 @@ def _table() -> tuple[str, Callable[[str], str]]:
     return Moment._meta.db_table, connection.ops.quote_name
 
 
-def _insert(rule_id: str, kind: str, rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
-    """New moments; one the unique key already holds (a concurrent scan wrote it) is left."""
-    if not rows:
+def _insert(rule_id: str, kind: str, rows: pa.Table, now: dt.datetime) -> None:
+    """New moments (FINDINGS); one the unique key already holds (a concurrent scan wrote
+    it) is left."""
+    if not rows.num_rows:
         return
     table, qn = _table()
     columns = (
@@ -201,34 +257,32 @@ def _insert(rule_id: str, kind: str, rows: list[tuple[Any, ...]], now: dt.dateti
         "found_at",
         "updated_at",
     )
+    when, _ = _adapters()
+    # What is the same on every row is written into the statement, quoted as Django quotes
+    # a column's default, not bound to each row: 0.9 s less for 740,000 moments on SQLite.
+    editor = connection.schema_editor()
+    same = [editor.quote_value(v).replace("%", "%%") for v in (rule_id, kind, when(now))]
+    values = ["%s", same[0], same[1], "%s", "%s", "%s", "%s", "%s", same[2], same[2]]
     sql = (
-        f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - ours
-        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING"
+        f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - quoted
+        f"VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING"
     )
-    when, as_json = _adapters()
-    at = when(now)
+    if connection.vendor == "sqlite":
+        times: list[Any] = sqlite_datetimes(rows["occurred_at"]).to_pylist()
+    else:
+        times = [when(value) for value in rows["occurred_at"].to_pylist()]
+    params = zip(
+        rows["account_id"].to_pylist(),
+        rows["key"].to_pylist(),
+        times,
+        rows["contact_id"].to_pylist(),
+        rows["evidence"].to_pylist(),
+        rows["data"].to_pylist(),  # JSON text, as the column takes it on either database
+        strict=True,
+    )
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH * 10):
-            cursor.executemany(
-                sql,
-                [
-                    (
-                        account_id,
-                        rule_id,
-                        kind,
-                        key,
-                        when(occurred_at),
-                        contact_id,
-                        evidence,
-                        as_json(data),
-                        at,
-                        at,
-                    )
-                    for account_id, key, occurred_at, contact_id, evidence, data in rows[
-                        start : start + BATCH * 10
-                    ]
-                ],
-            )
+        while chunk := list(islice(params, BATCH * 10)):
+            cursor.executemany(sql, chunk)
 
 
 def _update(rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
@@ -274,6 +328,38 @@ def sqlite_datetime(value: dt.datetime) -> str:
     if value.tzinfo is None:
         raise ValueError(f"a moment's time must have a time zone: {value.isoformat()}")
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
+def sqlite_datetimes(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """sqlite_datetime of each time (UTC_US), computed by Arrow: its cast of a time to text
+    is ISO with the microseconds always (twenty times as fast as its strftime)."""
+    text = values.cast(pa.timestamp("us")).cast(pa.string())
+    text = pc.replace_substring(text, pattern=".000000", replacement="")
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def utc_minutes(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Each time (UTC_US) as "YYYY-MM-DD HH:MM", as f"{value:%Y-%m-%d %H:%M}" writes it."""
+    text = values.cast(pa.timestamp("us")).cast(pa.string())
+    return pc.utf8_slice_codeunits(text, 0, 16)
+
+
+# JSON's own characters that json.dumps writes as they are: printable ASCII but " and \.
+_PLAIN = r"\A[ !#-\[\]-~]*\z"
+
+
+def json_strings(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each string as JSON text, quoted as json.dumps quotes it (null: null). Arrow joins
+    the quotes around plain strings; Python quotes the few others."""
+    values = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
+    values = values.combine_chunks()
+    plain = pc.fill_null(pc.match_substring_regex(values, _PLAIN), False)
+    out = pc.binary_join_element_wise('"', values, '"', "")
+    if pc.all(plain).as_py():
+        return out
+    other = pc.invert(plain)
+    quoted = [json.dumps(v) for v in values.filter(other).to_pylist()]
+    return pc.replace_with_mask(out, other, pa.array(quoted, pa.string()))
 
 
 def json_text(value: Any) -> str:

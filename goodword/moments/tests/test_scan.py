@@ -294,3 +294,35 @@ def test_a_scan_that_adds_many_moments_refreshes_the_planner_statistics() -> Non
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'moments_moment'")
             assert cursor.fetchone()[0] > 0
+
+
+def test_quotes_percent_signs_and_accents_are_stored_as_found() -> None:
+    # Given a rule whose id and event hold characters SQL and JSON quote, and message ids
+    # holding the characters JSON escapes
+    odd = MilestoneRule(
+        id="50% o'clock", kind="milestone", weight=1, event='ré"port\\', thresholds=(Decimal(1),)
+    )
+    programme = Programme(rules=(odd,))
+    ids = ['m"1', "m\\2", "mé3", "m\n4", "m/5"]
+    accounts = [make_account(f"Account {i}") for i in range(len(ids))]
+    append(
+        [
+            {**event(0, a.pk, odd.event, T0 + dt.timedelta(hours=i)), "message_id": mid}
+            for i, (a, mid) in enumerate(zip(accounts, ids, strict=True))
+        ]
+    )
+    # When a full scan runs, and then another
+    first = scan_run(full=True, now=T0 + dt.timedelta(days=1), programme=programme)
+    again = scan_run(full=True, now=T0 + dt.timedelta(days=1), programme=programme)
+    # Then each moment holds its message id as it came, in its words and its data
+    assert first.moments[odd.id] == {"found": 5, "moved": 0, "retracted": 0}
+    stored = {m.account_id: m for m in Moment.objects.filter(rule_id=odd.id)}
+    for i, (account, mid) in enumerate(zip(accounts, ids, strict=True)):
+        moment = stored[account.pk]
+        assert moment.kind == "milestone"
+        assert moment.data == {"threshold": "1", "message_id": mid, "event": odd.event}
+        assert moment.evidence == (
+            f"{odd.event} reached 1 on 2026-01-05 {i:02d}:00 UTC, event {mid}"
+        )
+    # And the second scan found them all the same
+    assert again.moments[odd.id] == {"found": 0, "moved": 0, "retracted": 0}
