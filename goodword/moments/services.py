@@ -16,7 +16,6 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -267,22 +266,27 @@ def _insert(rule_id: str, kind: str, rows: pa.Table, now: dt.datetime) -> None:
         f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608 - quoted
         f"VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING"
     )
-    if connection.vendor == "sqlite":
-        times: list[Any] = sqlite_datetimes(rows["occurred_at"]).to_pylist()
-    else:
-        times = [when(value) for value in rows["occurred_at"].to_pylist()]
-    params = zip(
-        rows["account_id"].to_pylist(),
-        rows["key"].to_pylist(),
-        times,
-        rows["contact_id"].to_pylist(),
-        rows["evidence"].to_pylist(),
-        rows["data"].to_pylist(),  # JSON text, as the column takes it on either database
-        strict=True,
-    )
     with connection.cursor() as cursor:
-        while chunk := list(islice(params, BATCH * 10)):
-            cursor.executemany(sql, chunk)
+        for start in range(0, rows.num_rows, BATCH * 10):  # Python values a chunk at a time
+            chunk = rows.slice(start, BATCH * 10)
+            if connection.vendor == "sqlite":
+                times: list[Any] = sqlite_datetimes(chunk["occurred_at"]).to_pylist()
+            else:
+                times = [when(value) for value in chunk["occurred_at"].to_pylist()]
+            cursor.executemany(
+                sql,
+                list(
+                    zip(
+                        chunk["account_id"].to_pylist(),
+                        chunk["key"].to_pylist(),
+                        times,
+                        chunk["contact_id"].to_pylist(),
+                        chunk["evidence"].to_pylist(),
+                        chunk["data"].to_pylist(),  # JSON text: either database takes it
+                        strict=True,
+                    )
+                ),
+            )
 
 
 def _update(rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
