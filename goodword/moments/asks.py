@@ -9,7 +9,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from goodword.crm.models import Activity, Task, TaskKind
 from goodword.engine.gates import Block, add_business_days, explain, gates_check
@@ -142,11 +142,15 @@ def _ask(facts: AccountFacts, programme: Programme, now: dt.datetime) -> Task | 
 
 
 def _link(made: list[tuple[AccountFacts, Task]], now: dt.datetime) -> None:
-    """Saved asks: their moments point at them, and each has its timeline row."""
-    for facts, task in made:
-        Moment.objects.filter(pk__in=[m.pk for m in facts.moments], ask__isnull=True).update(
-            ask=task
-        )
+    """Saved asks: their moments point at them, and each has its timeline row. One
+    statement for every moment (an UPDATE per ask took 0.4 s for 547 asks)."""
+    table, qn = Moment._meta.db_table, connection.ops.quote_name
+    sql = (
+        f"UPDATE {qn(table)} SET {qn('ask_id')} = %s "  # noqa: S608 - our names, quoted
+        f"WHERE {qn('id')} = %s AND {qn('ask_id')} IS NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(task.pk, m.pk) for facts, task in made for m in facts.moments])
     Activity.objects.bulk_create(
         Activity(
             account=facts.account,
