@@ -616,7 +616,12 @@ def _goals(ctx: Context, rule: GoalRule, why: str) -> RuleResult:
             )
             bases = dict(zip(table["goal_id"].to_pylist(), table["base"].to_pylist(), strict=True))
             again = {g.pk for g in recount if float(g.target) > bases.get(g.pk, -1.0)}
-            result.parts.append((_goal_hits(table, goals, measure), _goal_keys(again), None, None))
+            # Unchanged goals (same fingerprint), so their moments lie in their accounts: the
+            # write reads those, not every goal moment (no index leads with the rule).
+            accounts = {g.account_id for g in recount}
+            result.parts.append(
+                (_goal_hits(table, goals, measure), _goal_keys(again), accounts, None)
+            )
             _goal_state(progress, table, goals)
         if fresh:
             table = detect.goals(
