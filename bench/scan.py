@@ -833,14 +833,24 @@ def bench_big(setup: Setup, args: argparse.Namespace, figures: dict[str, Any]) -
         "turns": turns,
     }
     figures["big"] = big
+    if not args.skip_incremental:
+        _incremental(setup, args, big, home, url)
+    # pandas last: its 15 GB push the databases' pages out of the OS cache, and a scan
+    # after it read them from disk again (the incremental scan took 9.3% of the full one
+    # after pandas, 7.9% before).
     if not args.skip_pandas and args.pandas_events == data.events:
         try:
             big["pandas"] = run_pandas(setup, out, "full.parquet")
         except StepFailed as exc:
             print(f"  pandas did not finish at {data.events:,} events: {exc}")
             big["pandas_failed"] = str(exc)
-    if args.skip_incremental:
-        return
+
+
+def _incremental(
+    setup: Setup, args: argparse.Namespace, big: dict[str, Any], home: Home, url: str
+) -> None:
+    data = setup.data
+    out = RUN / data.key
     print(f"\n{data.events:,} events: 1% more ({data.new_path.name}), then an incremental scan")
     env = child_env(home.path, events_url=url, database=home.database)
     added = child("append", {"path": str(data.new_path), "at": LATER.isoformat()}, env)
