@@ -258,6 +258,12 @@ class TaskKind(models.TextChoices):
     MEETING = "meeting", "Meeting"
     FOLLOW_UP = "follow_up", "Follow-up"
     REFERRAL_ASK = "referral_ask", "Referral ask"
+    REFERENCE_ASK = "reference_ask", "Reference call ask"
+    REVIEW_ASK = "review_ask", "Review ask"
+
+
+# Every kind of ask the team records: together they spend a contact's fatigue budget.
+ASK_KINDS = (TaskKind.REFERRAL_ASK, TaskKind.REFERENCE_ASK, TaskKind.REVIEW_ASK)
 
 
 class Task(models.Model):

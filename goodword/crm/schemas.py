@@ -57,7 +57,9 @@ else:
 LifecycleValue = Literal["prospect", "customer", "churned"]
 DealKindValue = Literal["new", "expansion", "renewal"]
 DealSourceValue = Literal["referral", "inbound", "outbound", "partner", "event", "other"]
-TaskKindValue = Literal["todo", "call", "email", "meeting", "follow_up", "referral_ask"]
+TaskKindValue = Literal[
+    "todo", "call", "email", "meeting", "follow_up", "referral_ask", "reference_ask", "review_ask"
+]
 TaskStatusValue = Literal["open", "done", "cancelled"]
 
 # The literals must list exactly the model choices; fail at import if they drift apart.

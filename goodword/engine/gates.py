@@ -29,6 +29,7 @@ GATES = (
     "escalation",
     "account_cooldown",
     "contact_limit",
+    "contact_fatigue",
     "contact_opted_out",
     "no_contact",
     "open_ask",
@@ -51,10 +52,13 @@ class GateFacts:
     last_account_ask_at: datetime | None  # latest ask to anyone at the account
     contact_name: str | None  # the contact to ask; None: no contact found
     contact_opted_out: bool
-    contact_asks: tuple[datetime, ...]  # asks to that contact, any time
+    contact_asks: tuple[datetime, ...]  # referral asks to that contact, any time
     open_ask: bool
     owner_name: str | None  # None: no owner
     owner_active: bool
+    # Asks of every kind (referral, reference call, review) to that contact, any time: the
+    # contact's fatigue budget.
+    contact_all_asks: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ def gates_check(facts: GateFacts, *, now: datetime, config: GateConfig) -> tuple
         _escalation,
         _account_cooldown,
         _contact_limit,
+        _contact_fatigue,
         _contact_opted_out,
         _no_contact,
         _open_ask,
@@ -235,6 +240,33 @@ def _contact_limit(facts: GateFacts, now: datetime, config: GateConfig) -> Block
         f"{_count(window, 'day')} (limit {limit}{lifts})"
     )
     return Block("contact_limit", reason, until)
+
+
+def _contact_fatigue(facts: GateFacts, now: datetime, config: GateConfig) -> Block | None:
+    """The contact's budget across every kind of ask: at most fatigue_max_asks within
+    fatigue_window_days, and fatigue_gap_days at least since the last one. Days count as
+    in the other gates (calendar days in now's time zone)."""
+    if facts.contact_name is None:
+        return None
+    days = sorted(_day(at, now) for at in facts.contact_all_asks)
+    reasons: list[str] = []
+    lifts: list[date | None] = []
+    limit, window = config.fatigue_max_asks, config.fatigue_window_days
+    counted = [day for day in days if _age(day, now) < window]
+    if limit is not None and len(counted) >= limit:
+        lifts.append(counted[len(counted) - limit] + timedelta(days=window) if limit else None)
+        reasons.append(
+            f"{_count(len(counted), 'ask')} of any kind in {_count(window, 'day')} (budget {limit})"
+        )
+    gap = config.fatigue_gap_days
+    if gap is not None and days and _age(days[-1], now) < gap:
+        lifts.append(days[-1] + timedelta(days=gap))
+        reasons.append(f"last asked on {_short(days[-1], now)} (asks {gap} days apart)")
+    if not reasons:
+        return None
+    until = None if None in lifts else max(d for d in lifts if d is not None)
+    tail = f", until {_short(until, now)}" if until is not None else ""
+    return Block("contact_fatigue", f"{facts.contact_name}: {'; '.join(reasons)}{tail}", until)
 
 
 def _contact_opted_out(facts: GateFacts, now: datetime, config: GateConfig) -> Block | None:

@@ -148,6 +148,11 @@ class GateConfig:
     account_cooldown_days: int | None = 90  # since the last ask to anyone at the account
     contact_max_asks: int | None = 2  # asks to one contact within contact_window_days
     contact_window_days: int = 365
+    # Ask fatigue: one budget per contact across every kind of ask the team records
+    # (referral, reference call, review).
+    fatigue_max_asks: int | None = 3  # asks of any kind within fatigue_window_days
+    fatigue_window_days: int = 365
+    fatigue_gap_days: int | None = 30  # days at least between two asks of any kind
     contact_opted_out: bool = True  # the contact to ask has not opted out
     no_open_ask: bool = True
     owner_active: bool = True

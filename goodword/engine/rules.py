@@ -548,9 +548,12 @@ SECTIONS: Final[dict[str, tuple[type, dict[str, _Spec]]]] = {
                         "account_cooldown_days",
                         "contact_max_asks",
                         "contact_window_days",
+                        "fatigue_max_asks",
+                        "fatigue_gap_days",
                     ),
                     _at_least(0),
                 ),
+                "fatigue_window_days": _at_least(1),
                 # Health is a percentage of the points, whatever the points add up to.
                 "min_health": _from_to(0, 100),
             },

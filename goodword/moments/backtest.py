@@ -253,6 +253,7 @@ class _Replay:
             gate,
             last_account_ask_at=max(made, default=None),
             contact_asks=gate.contact_asks + tuple(at for at, c in mine if c == contact),
+            contact_all_asks=gate.contact_all_asks + tuple(at for at, c in mine if c == contact),
             open_ask=any(
                 created <= now and (closed is None or closed > now)
                 for created, closed in self.real.get(facts.account.pk, [])

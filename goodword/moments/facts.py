@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, FloatField, Q, QuerySet, Sum, Value, When
 
-from goodword.crm.models import NOT_APPROPRIATE, Account, Contact, Deal, Task, TaskKind, TaskStatus
+from goodword.crm.models import (
+    ASK_KINDS,
+    NOT_APPROPRIATE,
+    Account,
+    Contact,
+    Deal,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
 from goodword.engine.gates import GateFacts, decay_steps, readiness
 from goodword.engine.health import Health, HealthFacts, health_score, next_renewal
 from goodword.engine.programme import Programme
@@ -189,9 +198,9 @@ def _bulk(ids: list[int], programme: Programme, now: dt.datetime) -> _Bulk:
         account_id__in=ids, kind="renewal", stage__is_won=False, stage__is_lost=False
     )
     bulk.renewal_open = set(renewals.values_list("account_id", flat=True))
-    asks = Task.objects.filter(account_id__in=ids, kind=TaskKind.REFERRAL_ASK)
+    asks = Task.objects.filter(account_id__in=ids, kind__in=ASK_KINDS)
     for task in asks.only(
-        "id", "account_id", "contact_id", "status", "outcome", "created_at", "completed_at"
+        "id", "account_id", "kind", "contact_id", "status", "outcome", "created_at", "completed_at"
     ):
         if task.account_id is not None:
             bulk.asks[task.account_id].append(task)
@@ -285,9 +294,17 @@ def _gate_facts(
     programme: Programme,
     now: dt.datetime,
 ) -> GateFacts:
-    asks = [t for t in bulk.asks.get(account.pk, []) if t.created_at <= now]
+    every = [t for t in bulk.asks.get(account.pk, []) if t.created_at <= now]
+    asks = [t for t in every if t.kind == TaskKind.REFERRAL_ASK]
     made = [(t.contact_id, at) for t in asks if _made(t) and (at := t.completed_at) and at <= now]
     to_contact = tuple(at for who, at in made if contact is not None and who == contact.pk)
+    # The fatigue budget: every kind of ask made to the contact.
+    spent = tuple(
+        at
+        for t in every
+        if contact is not None and t.contact_id == contact.pk and _made(t)
+        and (at := t.completed_at) is not None and at <= now
+    )  # fmt: skip
     owner = assignee(account, programme)
     opted_out = (
         contact is not None and contact.opted_out_at is not None and contact.opted_out_at <= now
@@ -305,6 +322,7 @@ def _gate_facts(
         open_ask=any(t.status == TaskStatus.OPEN for t in asks),
         owner_name=str(owner) if owner else None,
         owner_active=bool(owner and owner.is_active),
+        contact_all_asks=spent,
     )
 
 

@@ -443,6 +443,78 @@ def test_readiness_never_increases_as_time_passes(
             ),
             id="contact-limit-custom-window",
         ),
+        # contact_fatigue: every kind of ask counts, 3 in 365 days, 30 days apart
+        pytest.param(
+            {"contact_all_asks": (at("2025-01-10"), at("2025-05-02"), at("2025-09-03"))},
+            GATE_CONFIG,
+            (
+                Block(
+                    "contact_fatigue",
+                    "Jane Doe: 3 asks of any kind in 365 days (budget 3), until 10 Jan 2026",
+                    date(2026, 1, 10),
+                ),
+            ),
+            id="fatigue-budget-spent",
+        ),
+        pytest.param(
+            {"contact_all_asks": (at("2024-12-01"), at("2025-05-02"), at("2025-09-03"))},
+            GATE_CONFIG,
+            (),
+            id="fatigue-oldest-exactly-365-days-ago",
+        ),
+        pytest.param(
+            {"contact_all_asks": (at("2025-11-02"),)},
+            GATE_CONFIG,
+            (
+                Block(
+                    "contact_fatigue",
+                    "Jane Doe: last asked on 2 Nov (asks 30 days apart), until 2 Dec",
+                    date(2025, 12, 2),
+                ),
+            ),
+            id="fatigue-29-days-since-the-last",
+        ),
+        pytest.param(
+            {"contact_all_asks": (at("2025-11-01"),)}, GATE_CONFIG, (), id="fatigue-30-days"
+        ),
+        pytest.param(
+            {"contact_all_asks": (at("2025-03-01"), at("2025-07-01"), at("2025-11-20"))},
+            GATE_CONFIG,
+            (
+                Block(
+                    "contact_fatigue",
+                    "Jane Doe: 3 asks of any kind in 365 days (budget 3); last asked on 20 Nov "
+                    "(asks 30 days apart), until 1 Mar 2026",
+                    date(2026, 3, 1),
+                ),
+            ),
+            id="fatigue-both-lifts-when-both-have",
+        ),
+        pytest.param(
+            {"contact_all_asks": (at("2025-11-20"),)},
+            GateConfig(fatigue_max_asks=0),
+            (
+                Block(
+                    "contact_fatigue",
+                    "Jane Doe: 1 ask of any kind in 365 days (budget 0); last asked on 20 Nov "
+                    "(asks 30 days apart)",
+                    None,
+                ),
+            ),
+            id="fatigue-zero-budget-never-lifts",
+        ),
+        pytest.param(
+            {"contact_all_asks": (at("2025-01-10"), at("2025-05-02"), at("2025-11-20"))},
+            GateConfig(fatigue_max_asks=None, fatigue_gap_days=None),
+            (),
+            id="fatigue-off",
+        ),
+        pytest.param(
+            {"contact_all_asks": (at("2025-11-20"),), "contact_name": None},
+            GATE_CONFIG,
+            (Block("no_contact", "no contact to ask", None),),
+            id="fatigue-without-a-contact",
+        ),
         pytest.param(
             {"contact_asks": (at("2025-03-04"), at("2025-09-03"))},
             GateConfig(contact_max_asks=None),
@@ -528,6 +600,7 @@ def test_every_failing_gate_is_reported_in_order() -> None:
         open_ask=True,
         owner_name="Sam Rep",
         owner_active=False,
+        contact_all_asks=(at("2025-11-20"),),
     )
     # when the gates are checked
     blocks = gates_check(facts, now=NOW, config=GATE_CONFIG)
@@ -545,15 +618,21 @@ def test_every_gate_off_lets_even_a_failing_account_through_except_no_contact() 
         no_open_escalation=False,
         account_cooldown_days=None,
         contact_max_asks=None,
+        fatigue_max_asks=None,
+        fatigue_gap_days=None,
         contact_opted_out=False,
         no_open_ask=False,
         owner_active=False,
     )
-    facts = GateFacts("prospect", None, None, NOW, 3, NOW, None, True, (NOW,), True, None, False)
+    facts = GateFacts(
+        "prospect", None, None, NOW, 3, NOW, None, True, (NOW,), True, None, False, (NOW,)
+    )
     # when the gates are checked
     blocks = gates_check(facts, now=NOW, config=config)
     # then only the missing contact blocks: there is nobody to ask
     assert blocks == (Block("no_contact", "no contact to ask", None),)
+    # and with a contact, nothing does
+    assert gates_check(replace(facts, contact_name="Jane Doe"), now=NOW, config=config) == ()
 
 
 @pytest.mark.parametrize(
@@ -568,6 +647,9 @@ def test_every_gate_off_lets_even_a_failing_account_through_except_no_contact() 
         ),
         pytest.param(
             replace(CLEAR, contact_asks=(datetime(2025, 9, 3),)), NOW, id="naive-contact-ask"
+        ),
+        pytest.param(
+            replace(CLEAR, contact_all_asks=(datetime(2025, 9, 3),)), NOW, id="naive-any-ask"
         ),
     ],
 )

@@ -275,3 +275,44 @@ def test_the_ready_accounts_are_those_whose_readiness_reaches_the_threshold(rep:
     assert edge.pk in ready
     assert readiness_of(ready[edge.pk], programme, NOW) == 40.0
     assert 0 < len(ready) < len(everything)
+
+
+def test_reference_and_review_asks_spend_the_contacts_fatigue_budget(
+    account: Account, jane: Contact, rep: User
+) -> None:
+    # Given Jane asked for a review 20 days ago and for a reference call 200 days ago (done),
+    # an open review ask and a reference ask to someone else (neither counts)
+    sam = Contact.objects.create(
+        account=account, first_name="Sam", email="sam@acme.example", created_at=NOW, updated_at=NOW
+    )
+
+    def made(kind: str, who: Contact, days_ago: int, status: str = TaskStatus.DONE) -> None:
+        at = NOW - dt.timedelta(days=days_ago)
+        Task.objects.create(
+            kind=kind, subject=kind, owner=rep, account=account, contact=who, status=status,
+            created_at=at, due_at=at, completed_at=at if status == TaskStatus.DONE else None,
+        )  # fmt: skip
+
+    made(TaskKind.REVIEW_ASK, jane, 20)
+    made(TaskKind.REFERENCE_ASK, jane, 200)
+    made(TaskKind.REVIEW_ASK, jane, 5, status=TaskStatus.OPEN)
+    made(TaskKind.REFERENCE_ASK, sam, 3)
+    answer(account, jane, 10, days_ago=1)
+    # When the verdicts are read
+    verdict = verdicts(PROGRAMME, now=NOW, accounts=[account.pk])[account.pk]
+    # Then only the fatigue gate holds the referral ask back: 30 days apart since 30 Oct
+    assert sorted(verdict.facts.gate.contact_all_asks) == [
+        NOW - dt.timedelta(days=200),
+        NOW - dt.timedelta(days=20),
+    ]
+    assert [(b.gate, b.reason, b.until) for b in verdict.blocks] == [
+        (
+            "contact_fatigue",
+            "Jane Doe: last asked on 30 Oct (asks 30 days apart), until 29 Nov",
+            dt.date(2026, 11, 29),
+        )
+    ]
+    # And the scan queues nothing, counting the block
+    scan = scan_run(full=True, now=NOW, programme=PROGRAMME)
+    assert not Task.objects.filter(kind=TaskKind.REFERRAL_ASK).exists()
+    assert scan.blocked == {"contact_fatigue": 1}

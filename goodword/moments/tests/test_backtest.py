@@ -157,7 +157,7 @@ def test_the_asks_come_in_the_week_readiness_reaches_the_threshold_and_gates_are
     assert counts() == before
 
 
-def test_an_account_due_every_week_is_asked_then_held_by_the_cooldown_and_contact_limit(
+def test_an_account_due_every_week_is_asked_then_held_by_cooldown_contact_limit_and_fatigue(
     rep: User,
 ) -> None:
     # Given Jane at Acme answering 10 every Sunday from February to August
@@ -170,14 +170,17 @@ def test_an_account_due_every_week_is_asked_then_held_by_the_cooldown_and_contac
     result = backtest_run(programme=PROGRAMME, start=dt.date(2026, 2, 2), end=dt.date(2026, 8, 10))
     # Then Acme is due every week but asked twice: on 2 February, then on 4 May when the 90
     # days of cooldown after the backtest's own ask are over; after that Jane has been asked
-    # twice within a year, the contact limit
+    # twice within a year, the contact limit; the 4 weeks after each ask, her fatigue budget
+    # (asks of any kind 30 days apart) holds her too
     assert len(result.weeks) == 28
     assert [f"{a.at:%Y-%m-%d}" for a in result.asks] == ["2026-02-02", "2026-05-04"]
     assert result.due == 28
-    assert result.blocked == {"account_cooldown": 24, "contact_limit": 14}
+    assert result.blocked == {"account_cooldown": 24, "contact_limit": 14, "contact_fatigue": 8}
     held = {f"{w.at:%m-%d}": dict(w.blocked) for w in result.weeks}
+    assert held["03-02"] == {"account_cooldown": 1, "contact_fatigue": 1}
+    assert held["03-09"] == {"account_cooldown": 1}
     assert held["04-27"] == {"account_cooldown": 1}
-    assert held["05-11"] == {"account_cooldown": 1, "contact_limit": 1}
+    assert held["05-11"] == {"account_cooldown": 1, "contact_limit": 1, "contact_fatigue": 1}
     assert held["08-03"] == {"contact_limit": 1}
     assert counts() == before
 
