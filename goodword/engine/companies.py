@@ -109,7 +109,7 @@ class Mentions:
                 continue
             self._names[key] = tokens
             self._by_first[tokens[0]].append(key)
-            if len(tokens[0]) >= TYPO_MIN_LETTERS:
+            if len(tokens) > 1 and len(tokens[0]) >= TYPO_MIN_LETTERS:  # typos: see find
                 for variant in _deletions(tokens[0]):
                     self._by_deletion[variant].append(key)
 
