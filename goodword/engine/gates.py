@@ -226,17 +226,13 @@ def _contact_limit(facts: GateFacts, now: datetime, config: GateConfig) -> Block
     limit, window = config.contact_max_asks, config.contact_window_days
     if limit is None or facts.contact_name is None:
         return None
-    counted = sorted(
-        day for day in (_day(at, now) for at in facts.contact_asks) if _age(day, now) < window
-    )
-    if len(counted) < limit:
+    spent = _over_limit(facts.contact_asks, limit, window, now)
+    if spent is None:
         return None
-    # The block lifts once enough asks have left the window to be below the limit; with the
-    # usual count == limit that is the oldest one. A limit of 0 never lifts.
-    until = counted[len(counted) - limit] + timedelta(days=window) if limit > 0 else None
+    counted, until = spent
     lifts = f", until {_short(until, now)}" if until is not None else ""
     reason = (
-        f"{facts.contact_name} asked {_count(len(counted), 'time')} in "
+        f"{facts.contact_name} asked {_count(counted, 'time')} in "
         f"{_count(window, 'day')} (limit {limit}{lifts})"
     )
     return Block("contact_limit", reason, until)
@@ -248,25 +244,38 @@ def _contact_fatigue(facts: GateFacts, now: datetime, config: GateConfig) -> Blo
     in the other gates (calendar days in now's time zone)."""
     if facts.contact_name is None:
         return None
-    days = sorted(_day(at, now) for at in facts.contact_all_asks)
     reasons: list[str] = []
     lifts: list[date | None] = []
     limit, window = config.fatigue_max_asks, config.fatigue_window_days
-    counted = [day for day in days if _age(day, now) < window]
-    if limit is not None and len(counted) >= limit:
-        lifts.append(counted[len(counted) - limit] + timedelta(days=window) if limit else None)
+    if limit is not None and (spent := _over_limit(facts.contact_all_asks, limit, window, now)):
+        counted, until = spent
+        lifts.append(until)
         reasons.append(
-            f"{_count(len(counted), 'ask')} of any kind in {_count(window, 'day')} (budget {limit})"
+            f"{_count(counted, 'ask')} of any kind in {_count(window, 'day')} (budget {limit})"
         )
     gap = config.fatigue_gap_days
-    if gap is not None and days and _age(days[-1], now) < gap:
-        lifts.append(days[-1] + timedelta(days=gap))
-        reasons.append(f"last asked on {_short(days[-1], now)} (asks {gap} days apart)")
+    last = max((_day(at, now) for at in facts.contact_all_asks), default=None)
+    if gap is not None and last is not None and _age(last, now) < gap:
+        lifts.append(last + timedelta(days=gap))
+        reasons.append(f"last asked on {_short(last, now)} (asks {gap} days apart)")
     if not reasons:
         return None
     until = None if None in lifts else max(d for d in lifts if d is not None)
     tail = f", until {_short(until, now)}" if until is not None else ""
     return Block("contact_fatigue", f"{facts.contact_name}: {'; '.join(reasons)}{tail}", until)
+
+
+def _over_limit(
+    asks: tuple[datetime, ...], limit: int, window: int, now: datetime
+) -> tuple[int, date | None] | None:
+    """(asks within `window` days, the day the block lifts) when they reach `limit`, else
+    None. The block lifts once enough asks have left the window to be below the limit; with
+    the usual count == limit that is the oldest one. A limit of 0 never lifts (None)."""
+    counted = sorted(day for day in (_day(at, now) for at in asks) if _age(day, now) < window)
+    if len(counted) < limit:
+        return None
+    until = counted[len(counted) - limit] + timedelta(days=window) if limit > 0 else None
+    return len(counted), until
 
 
 def _contact_opted_out(facts: GateFacts, now: datetime, config: GateConfig) -> Block | None:

@@ -23,6 +23,7 @@ from goodword.moments.facts import (
     ready_moments,
 )
 from goodword.moments.models import Moment
+from goodword.moments.services import moments_table
 
 
 @dataclass
@@ -144,7 +145,7 @@ def _ask(facts: AccountFacts, programme: Programme, now: dt.datetime) -> Task | 
 def _link(made: list[tuple[AccountFacts, Task]], now: dt.datetime) -> None:
     """Saved asks: their moments point at them, and each has its timeline row. One
     statement for every moment (an UPDATE per ask took 0.4 s for 547 asks)."""
-    table, qn = Moment._meta.db_table, connection.ops.quote_name
+    table, qn = moments_table()
     sql = (
         f"UPDATE {qn(table)} SET {qn('ask_id')} = %s "  # noqa: S608 - our names, quoted
         f"WHERE {qn('id')} = %s AND {qn('ask_id')} IS NULL"

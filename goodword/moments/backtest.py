@@ -249,11 +249,12 @@ class _Replay:
         mine = self.simulated.get(facts.account.pk, [])
         made = [at for at in (gate.last_account_ask_at, *(at for at, _ in mine)) if at is not None]
         contact = facts.contact.pk if facts.contact else None
+        to_contact = tuple(at for at, c in mine if c == contact)
         return replace(
             gate,
             last_account_ask_at=max(made, default=None),
-            contact_asks=gate.contact_asks + tuple(at for at, c in mine if c == contact),
-            contact_all_asks=gate.contact_all_asks + tuple(at for at, c in mine if c == contact),
+            contact_asks=gate.contact_asks + to_contact,
+            contact_all_asks=gate.contact_all_asks + to_contact,
             open_ask=any(
                 created <= now and (closed is None or closed > now)
                 for created, closed in self.real.get(facts.account.pk, [])

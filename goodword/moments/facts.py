@@ -296,15 +296,11 @@ def _gate_facts(
 ) -> GateFacts:
     every = [t for t in bulk.asks.get(account.pk, []) if t.created_at <= now]
     asks = [t for t in every if t.kind == TaskKind.REFERRAL_ASK]
-    made = [(t.contact_id, at) for t in asks if _made(t) and (at := t.completed_at) and at <= now]
+    made_any = [(t, at) for t in every if _made(t) and (at := t.completed_at) and at <= now]
+    made = [(t.contact_id, at) for t, at in made_any if t.kind == TaskKind.REFERRAL_ASK]
     to_contact = tuple(at for who, at in made if contact is not None and who == contact.pk)
     # The fatigue budget: every kind of ask made to the contact.
-    spent = tuple(
-        at
-        for t in every
-        if contact is not None and t.contact_id == contact.pk and _made(t)
-        and (at := t.completed_at) is not None and at <= now
-    )  # fmt: skip
+    spent = tuple(at for t, at in made_any if contact is not None and t.contact_id == contact.pk)
     owner = assignee(account, programme)
     opted_out = (
         contact is not None and contact.opted_out_at is not None and contact.opted_out_at <= now

@@ -146,14 +146,15 @@ def moments_write(
             *(met[name].to_pylist() for name in FINDINGS.names), strict=True
         ):
             old = stored[(account_id, key)]
+            values = json.loads(data)
             if (
                 old[1] != at
                 or old[2] != contact_id
                 or old[3] != evidence
                 or old[5] is not None
-                or old[4] != json.loads(data)
+                or old[4] != values
             ):
-                changed.append((at, contact_id, evidence, json.loads(data), None, old[0]))
+                changed.append((at, contact_id, evidence, values, None, old[0]))
         if scope is not None:
             seen = set(pairs)
             for pair, old in stored.items():
@@ -219,7 +220,7 @@ def statistics_refresh(added: int) -> bool:
     among 738,000 moments), instead of by account (8 ms): the planner guesses without them.
     ANALYZE of those 738,000 took 0.4 s. PostgreSQL's autovacuum would analyze too, but
     only later. True when it ran."""
-    table, quote = _table()
+    table, quote = moments_table()
     due = added > 0 and added * 10 >= Moment.objects.count()
     if not due and connection.vendor == "sqlite":
         with connection.cursor() as cursor:
@@ -234,7 +235,8 @@ def statistics_refresh(added: int) -> bool:
     return due
 
 
-def _table() -> tuple[str, Callable[[str], str]]:
+def moments_table() -> tuple[str, Callable[[str], str]]:
+    """The moments table's name, and the database's quoting of names."""
     return Moment._meta.db_table, connection.ops.quote_name
 
 
@@ -243,7 +245,7 @@ def _insert(rule_id: str, kind: str, rows: pa.Table, now: dt.datetime) -> None:
     it) is left."""
     if not rows.num_rows:
         return
-    table, qn = _table()
+    table, qn = moments_table()
     columns = (
         "account_id",
         "rule_id",
@@ -293,7 +295,7 @@ def _update(rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
     """(occurred_at, contact_id, evidence, data, retracted_at, id) for each changed moment."""
     if not rows:
         return
-    table, qn = _table()
+    table, qn = moments_table()
     sets = ("occurred_at", "contact_id", "evidence", "data", "retracted_at", "updated_at")
     assignments = ", ".join(f"{qn(c)} = %s" for c in sets)
     sql = f"UPDATE {qn(table)} SET {assignments} WHERE {qn('id')} = %s"  # noqa: S608 - ours
@@ -337,15 +339,18 @@ def sqlite_datetime(value: dt.datetime) -> str:
 def sqlite_datetimes(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     """sqlite_datetime of each time (UTC_US), computed by Arrow: its cast of a time to text
     is ISO with the microseconds always (twenty times as fast as its strftime)."""
-    text = values.cast(pa.timestamp("us")).cast(pa.string())
-    text = pc.replace_substring(text, pattern=".000000", replacement="")
+    text = pc.replace_substring(_utc_text(values), pattern=".000000", replacement="")
     return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 def utc_minutes(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Each time (UTC_US) as "YYYY-MM-DD HH:MM", as f"{value:%Y-%m-%d %H:%M}" writes it."""
-    text = values.cast(pa.timestamp("us")).cast(pa.string())
-    return pc.utf8_slice_codeunits(text, 0, 16)
+    return pc.utf8_slice_codeunits(_utc_text(values), 0, 16)
+
+
+def _utc_text(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Each time (UTC_US) as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC."""
+    return values.cast(pa.timestamp("us")).cast(pa.string())
 
 
 # JSON's own characters that json.dumps writes as they are: printable ASCII but " and \.
