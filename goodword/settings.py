@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "goodword.jobs",
     "goodword.signals",
     "goodword.moments",
+    "goodword.referrals",
 ]
 
 MIDDLEWARE = [

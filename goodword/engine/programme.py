@@ -166,6 +166,24 @@ class AskConfig:
     due_business_days: int = 2
 
 
+ROUTES = ("prospect_owner", "advocate_owner", "ask_owner")
+
+
+@dataclass(frozen=True)
+class IntroConfig:
+    """How introductions run once an advocate agrees: whom the referred deal goes to, when
+    an unanswered ask is followed up, and when a waiting introduction is reminded and
+    expires."""
+
+    # prospect_owner: the referred company's owner when it has one, else the advocate
+    # account's owner; advocate_owner: always the advocate account's owner; ask_owner:
+    # whoever made the ask.
+    route_to: str = "prospect_owner"
+    follow_up_days: int = 7  # an ask with no answer yet gets a follow-up task this many days on
+    remind_after_days: int = 5
+    expire_after_days: int = 14
+
+
 @dataclass(frozen=True)
 class Programme:
     rules: tuple[Rule, ...] = ()
@@ -173,6 +191,7 @@ class Programme:
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
     gates: GateConfig = field(default_factory=GateConfig)
     asks: AskConfig = field(default_factory=AskConfig)
+    introductions: IntroConfig = field(default_factory=IntroConfig)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

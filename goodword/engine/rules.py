@@ -32,11 +32,13 @@ import yaml
 from goodword.engine.programme import (
     CHANNELS,
     KINDS,
+    ROUTES,
     AskConfig,
     DealRule,
     GateConfig,
     GoalRule,
     HealthConfig,
+    IntroConfig,
     MilestoneRule,
     NpsRule,
     PraiseRule,
@@ -569,6 +571,18 @@ SECTIONS: Final[dict[str, tuple[type, dict[str, _Spec]]]] = {
             },
         ),
     ),
+    "introductions": (
+        IntroConfig,
+        _section_specs(
+            IntroConfig,
+            {
+                "route_to": _one_of(ROUTES, "whom to route referred deals to"),
+                "follow_up_days": _at_least(1),
+                "remind_after_days": _at_least(1),
+                "expire_after_days": _at_least(2),
+            },
+        ),
+    ),
 }
 TOP_KEYS: Final = ("rules", *SECTIONS)
 
@@ -704,6 +718,14 @@ def _read_section(walk: _Walk, name: str, entry: _Entry | None) -> Any:
         return None
     config = cls(**values)
     if isinstance(config, HealthConfig) and not _usage_ratios_ordered(walk, entry, config):
+        return None
+    if isinstance(config, IntroConfig) and config.remind_after_days >= config.expire_after_days:
+        node = _value_node(entry.value, "remind_after_days") or entry.value
+        message = (
+            f"must be below expire_after_days ({config.expire_after_days}), not "
+            f"{config.remind_after_days}: the reminder comes before the introduction expires"
+        )
+        walk.problem(node, "introductions.remind_after_days", message)
         return None
     return config
 

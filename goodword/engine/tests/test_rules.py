@@ -550,6 +550,30 @@ asks: {assign_to: manager, due_busines_days: 2}
     assert isinstance(caught.value, ValueError)
 
 
+def test_introductions_are_routed_one_of_three_ways_and_reminded_before_they_expire() -> None:
+    # given introductions routed nowhere known, and reminded on the day they expire
+    text = "rules: []\nintroductions: {route_to: anyone, follow_up_days: 0}\n"
+    late = "rules: []\nintroductions:\n  remind_after_days: 14\n  expire_after_days: 14\n"
+    # when each is parsed
+    with pytest.raises(RulesError) as unknown:
+        parse_programme(text)
+    with pytest.raises(RulesError) as reminded_late:
+        parse_programme(late)
+    # then each problem names the key, what was given and what is allowed
+    assert [str(p) for p in unknown.value.problems] == [
+        "line 2: introductions.route_to: 'anyone' is not whom to route referred deals to "
+        "(one of advocate_owner, ask_owner, prospect_owner)",
+        "line 2: introductions.follow_up_days: must be at least 1, not 0",
+    ]
+    assert [(p.field, p.message) for p in reminded_late.value.problems] == [
+        (
+            "introductions.remind_after_days",
+            "must be below expire_after_days (14), not 14: the reminder comes before the "
+            "introduction expires",
+        )
+    ]
+
+
 def test_a_rule_of_no_known_kind_still_has_its_keys_checked() -> None:
     # given a rule whose kind is unknown and one of whose keys no kind has
     text = one_rule("id: a, kind: nope, colour: red, ratio: 2, weight: 1")
@@ -608,7 +632,13 @@ def test_programme_to_data_writes_every_field_as_plain_data() -> None:
         }
     ]
     assert data["asks"] == {"assign_to": "owner", "due_business_days": 2}
-    assert list(data) == ["rules", "health", "readiness", "gates", "asks"]
+    assert data["introductions"] == {
+        "route_to": "prospect_owner",
+        "follow_up_days": 7,
+        "remind_after_days": 5,
+        "expire_after_days": 14,
+    }
+    assert list(data) == ["rules", "health", "readiness", "gates", "asks", "introductions"]
 
 
 def test_the_default_programme_round_trips_through_yaml_and_json() -> None:
