@@ -62,6 +62,9 @@ MAILERS = {"default": {"BACKEND": _email.backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Goodword <goodword@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The company that runs Goodword and what it sells, as its emails and intros name them.
+COMPANY_NAME = os.environ.get("GOODWORD_COMPANY_NAME", "").strip()
+PRODUCT_NAME = os.environ.get("GOODWORD_PRODUCT_NAME", "").strip() or COMPANY_NAME
 HOME_CURRENCY = os.environ.get("HOME_CURRENCY", "USD")
 
 INSTALLED_APPS = [

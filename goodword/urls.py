@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("goodword.signals.urls")),
     path("", include("goodword.moments.urls")),
     path("", include("goodword.crm.urls")),
+    path("", include("goodword.referrals.urls")),
 ]

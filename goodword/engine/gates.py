@@ -239,22 +239,31 @@ def _contact_limit(facts: GateFacts, now: datetime, config: GateConfig) -> Block
 
 
 def _contact_fatigue(facts: GateFacts, now: datetime, config: GateConfig) -> Block | None:
-    """The contact's budget across every kind of ask: at most fatigue_max_asks within
-    fatigue_window_days, and fatigue_gap_days at least since the last one. Days count as
-    in the other gates (calendar days in now's time zone)."""
     if facts.contact_name is None:
         return None
+    return fatigue(
+        contact_name=facts.contact_name, asks=facts.contact_all_asks, now=now, config=config
+    )
+
+
+def fatigue(
+    *, contact_name: str, asks: tuple[datetime, ...], now: datetime, config: GateConfig
+) -> Block | None:
+    """The contact's budget across every kind of ask (`asks`: when each was made): at most
+    fatigue_max_asks within fatigue_window_days, and fatigue_gap_days at least since the
+    last one. Days count as in the other gates (calendar days in now's time zone). The
+    scan's gate and the ask page both ask this."""
     reasons: list[str] = []
     lifts: list[date | None] = []
     limit, window = config.fatigue_max_asks, config.fatigue_window_days
-    if limit is not None and (spent := _over_limit(facts.contact_all_asks, limit, window, now)):
+    if limit is not None and (spent := _over_limit(asks, limit, window, now)):
         counted, until = spent
         lifts.append(until)
         reasons.append(
             f"{_count(counted, 'ask')} of any kind in {_count(window, 'day')} (budget {limit})"
         )
     gap = config.fatigue_gap_days
-    last = max((_day(at, now) for at in facts.contact_all_asks), default=None)
+    last = max((_day(at, now) for at in asks), default=None)
     if gap is not None and last is not None and _age(last, now) < gap:
         lifts.append(last + timedelta(days=gap))
         reasons.append(f"last asked on {_short(last, now)} (asks {gap} days apart)")
@@ -262,7 +271,7 @@ def _contact_fatigue(facts: GateFacts, now: datetime, config: GateConfig) -> Blo
         return None
     until = None if None in lifts else max(d for d in lifts if d is not None)
     tail = f", until {_short(until, now)}" if until is not None else ""
-    return Block("contact_fatigue", f"{facts.contact_name}: {'; '.join(reasons)}{tail}", until)
+    return Block("contact_fatigue", f"{contact_name}: {'; '.join(reasons)}{tail}", until)
 
 
 def _over_limit(

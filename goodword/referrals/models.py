@@ -14,7 +14,14 @@ from goodword.crm.models import Account, Contact, Deal, Task
 from goodword.engine.intros import LABELS, IntroEvent, IntroState
 
 STATE_CHOICES = [(state.value, LABELS[state]) for state in IntroState]
-EVENT_CHOICES = [(event.value, event.value.replace("_", " ")) for event in IntroEvent]
+# A step's event: the state machine's events, and two that change no state: the start of
+# an introduction and the worker's reminder.
+START, REMIND = "start", "remind"
+EVENT_CHOICES = [
+    (START, "start"),
+    *[(event.value, event.value.replace("_", " ")) for event in IntroEvent],
+    (REMIND, "remind"),
+]
 
 
 class ConsentChannel(models.TextChoices):

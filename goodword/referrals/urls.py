@@ -1,0 +1,9 @@
+"""The referrals app's pages: each area's views module lists its own paths."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+from goodword.referrals import public_views, views
+
+urlpatterns: list[URLPattern | URLResolver] = [*public_views.urlpatterns, *views.urlpatterns]
