@@ -101,9 +101,18 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
-def worker(once: bool, interval: float) -> None:
+@click.option(
+    "--lease-seconds",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1, 86_400),
+    help="How long a claimed job is this worker's before another may take it over.",
+)
+def worker(once: bool, interval: float, lease_seconds: int) -> None:
     """Run background jobs (e-mail outbox and scheduled work) until stopped."""
     setup_django()
+    import datetime as dt
+
     from goodword.jobs.services import upkeep_once, work_once
 
     stopping = False
@@ -117,7 +126,7 @@ def worker(once: bool, interval: float) -> None:
     if not once:
         click.echo("Goodword worker started (Ctrl+C to stop).")
     while True:
-        ran = work_once()
+        ran = work_once(lease=dt.timedelta(seconds=lease_seconds))
         upkeep_once()
         if ran:
             click.echo(f"ran {ran} job(s)")

@@ -216,3 +216,27 @@ DEFAULTS: dict[str, str] = {
         "to a quick intro to {rep_name}?"
     ),
 }
+
+# The owner's own ask, sent by email from Goodword (the advocate's link is added below it).
+DEFAULTS["ask_email"] = (
+    "Hi {advocate_first_name},\n\n"
+    "It's been great to see that at {advocate_company} you {outcome}. Thank you for "
+    "working with us.\n\n"
+    "Teams like yours often know others who would get the same value from {product}. Is "
+    "there someone you'd be comfortable introducing me to[ — perhaps {person_name}][ at "
+    "{person_company}]? The link below lets you name them and choose how we reach out; "
+    "nobody is contacted until they agree.\n\n"
+    "Thanks either way,\n{rep_name|}"
+)
+
+SUBJECTS: dict[str, str] = {
+    "email": "Introduction: {person_first_name|you} and {rep_name}",
+    "ask_email": "A quick favour, {advocate_first_name|}?",
+}
+
+LABELS: dict[str, str] = {
+    "blurb": "Forwardable blurb",
+    "email": "Email introduction",
+    "linkedin": "LinkedIn message",
+    "ask_email": "Ask sent by email",
+}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class JobStatus(models.TextChoices):
@@ -27,10 +29,29 @@ class Job(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # E-mail: the user to tell when it cannot be delivered, what it is about in their words,
+    # and why it failed in theirs.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    about = models.CharField(max_length=300, blank=True)
+    failure = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["run_after", "id"]
-        indexes = [models.Index(fields=["status", "run_after"])]
+        indexes = [
+            models.Index(fields=["status", "run_after"]),
+            models.Index(
+                fields=["owner", "finished_at"],
+                name="jobs_failed_by_owner",
+                condition=Q(status="failed"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -83,10 +85,23 @@ def email_enqueue(
     body_text: str,
     body_html: str = "",
     reply_to: list[str] | None = None,
+    owner_id: int | None = None,
+    about: str = "",
+    unsubscribe_url: str = "",
+    from_name: str = "",
 ) -> Job:
-    """Write an e-mail to the outbox. Call inside the transaction of the change it reports."""
+    """Write an e-mail to the outbox. Call inside the transaction of the change it reports:
+    the row and its Message-ID commit or vanish with it.
+
+    `owner_id` is the user shown the e-mail if it cannot be delivered, `about` says what it
+    is in their words. An e-mail to someone outside the company passes `unsubscribe_url`:
+    it then carries List-Unsubscribe and List-Unsubscribe-Post (RFC 8058, one click) and
+    must have an HTML part as well as the text (ValueError otherwise). `from_name` is the
+    display name ("Jane Doe via Acme"); the address stays DEFAULT_FROM_EMAIL's."""
+    if unsubscribe_url and not body_html.strip():
+        raise ValueError("an e-mail to someone outside the company needs an HTML part")
     message_id = make_msgid(domain=settings.SITE_URL.split("://")[-1].split(":")[0] or "localhost")
-    return job_enqueue(
+    job = job_enqueue(
         kind="email.send",
         key=f"email:{message_id}",
         payload={
@@ -96,27 +111,64 @@ def email_enqueue(
             "body_html": body_html,
             "reply_to": reply_to or [],
             "message_id": message_id,
+            "unsubscribe_url": unsubscribe_url,
+            "from_name": from_name,
         },
     )
+    if owner_id is not None or about:
+        Job.objects.filter(pk=job.pk).update(owner_id=owner_id, about=about[:300])
+    return job
+
+
+class PermanentFailure(Exception):
+    """A job that must not be tried again; the message is for the owner to read."""
+
+
+def _sender(name: str) -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    return formataddr((name, address)) if name else settings.DEFAULT_FROM_EMAIL
 
 
 @handler("email.send")
 def _send_email(payload: dict[str, Any]) -> None:
+    headers = {"Message-ID": payload["message_id"]}
+    if payload.get("unsubscribe_url"):
+        headers["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message = EmailMultiAlternatives(
         subject=payload["subject"],
         body=payload["body_text"],
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=_sender(payload.get("from_name", "")),
         to=payload["to"],
         reply_to=payload.get("reply_to") or None,
-        headers={"Message-ID": payload["message_id"]},
+        headers=headers,
     )
     if payload.get("body_html"):
         message.attach_alternative(payload["body_html"], "text/html")
-    message.send()
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as refused:
+        code, text = next(iter(refused.recipients.values()))
+        if 400 <= code < 500:
+            raise
+        raise PermanentFailure(_refusal("refused the address", code, text)) from None
+    except smtplib.SMTPResponseException as answer:
+        if 500 <= answer.smtp_code < 600:
+            said = _refusal("refused the e-mail", answer.smtp_code, answer.smtp_error)
+            raise PermanentFailure(said) from None
+        raise
 
 
-def job_claim(*, now: dt.datetime | None = None) -> Job | None:
-    """Claim the next due job (queued, or running with an expired lease), or None."""
+def _refusal(what: str, code: int, text: bytes | str) -> str:
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"the recipient's mail server {what} ({code} {said.strip()})"[:500]
+
+
+def job_claim(*, now: dt.datetime | None = None, lease: dt.timedelta = LEASE) -> Job | None:
+    """Claim the next due job (queued, or running with an expired lease), or None. The
+    claim is a conditional UPDATE on the status and lease read: of two workers reading the
+    same row, one wins (on PostgreSQL the loser waits for the winner's row lock, then finds
+    the row changed)."""
     now = now or timezone.now()
     due = Q(status=JobStatus.QUEUED, run_after__lte=now) | Q(
         status=JobStatus.RUNNING, lease_until__lt=now
@@ -124,7 +176,7 @@ def job_claim(*, now: dt.datetime | None = None) -> Job | None:
     for job in Job.objects.filter(due).order_by("run_after", "id")[:5]:
         claimed = Job.objects.filter(
             pk=job.pk, status=job.status, lease_until=job.lease_until
-        ).update(status=JobStatus.RUNNING, lease_until=now + LEASE, attempts=job.attempts + 1)
+        ).update(status=JobStatus.RUNNING, lease_until=now + lease, attempts=job.attempts + 1)
         if claimed == 1:
             job.refresh_from_db()
             return job
@@ -132,34 +184,65 @@ def job_claim(*, now: dt.datetime | None = None) -> Job | None:
 
 
 def job_run(job: Job) -> bool:
-    """Run a claimed job; on failure retry later with backoff, or give up after max_attempts."""
+    """Run a claimed job. A PermanentFailure fails it at once; any other error retries it
+    with exponential backoff (15 s doubling, at most an hour apart) until max_attempts."""
     fn = HANDLERS.get(job.kind)
     try:
         if fn is None:
-            raise LookupError(f"no handler for job kind {job.kind!r}")
+            raise PermanentFailure(f"no handler for job kind {job.kind!r}")
         fn(job.payload)
-    except Exception:
-        error = traceback.format_exc(limit=5)
-        log.warning("job %s failed: %s", job.pk, error)
-        final = job.attempts >= job.max_attempts or fn is None
-        Job.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED if final else JobStatus.QUEUED,
-            lease_until=None,
-            last_error=error[-4000:],
-            run_after=timezone.now() + dt.timedelta(seconds=min(3600, 15 * 2**job.attempts)),
-            finished_at=timezone.now() if final else None,
-        )
+    except Exception as exc:
+        _failed(job, exc)
         return False
     Job.objects.filter(pk=job.pk).update(
-        status=JobStatus.DONE, lease_until=None, finished_at=timezone.now(), last_error=""
+        status=JobStatus.DONE,
+        lease_until=None,
+        finished_at=timezone.now(),
+        last_error="",
+        failure="",
     )
     return True
 
 
-def work_once() -> int:
+def _failed(job: Job, exc: Exception) -> None:
+    error = traceback.format_exc(limit=5)
+    log.warning("job %s failed: %s", job.pk, error)
+    now = timezone.now()
+    final = isinstance(exc, PermanentFailure) or job.attempts >= job.max_attempts
+    if isinstance(exc, PermanentFailure):
+        failure = str(exc)
+    else:
+        failure = f"could not be delivered after {job.attempts} attempts: {_briefly(exc)}"
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.FAILED if final else JobStatus.QUEUED,
+        lease_until=None,
+        last_error=error[-4000:],
+        failure=failure[:500] if final else "",
+        run_after=now + dt.timedelta(seconds=min(3600, 15 * 2 ** (job.attempts - 1))),
+        finished_at=now if final else None,
+    )
+
+
+def _briefly(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        said = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        return f"the mail server answered {exc.smtp_code} {said.strip()}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()))
+        return _briefly(smtplib.SMTPResponseException(code, text))
+    if isinstance(exc, OSError | smtplib.SMTPException):
+        return f"the mail server could not be reached ({exc.__class__.__name__}: {exc})"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def work_once(*, lease: dt.timedelta = LEASE) -> int:
     """Run every job due now; returns how many ran."""
     count = 0
-    while (job := job_claim()) is not None:
+    while (job := job_claim(lease=lease)) is not None:
         job_run(job)
         count += 1
     return count

@@ -13,6 +13,7 @@ class ReferralsConfig(AppConfig):
 
     def ready(self) -> None:
         from goodword.jobs.services import upkeep
+        from goodword.referrals.rewards import register_upkeeps
         from goodword.referrals.services import intros_tend
 
         # Reminders and expiry are due by the day: checking every minute is ample.
@@ -21,3 +22,4 @@ class ReferralsConfig(AppConfig):
             every=dt.timedelta(minutes=1),
             fn=lambda: intros_tend(now=timezone.now()),
         )
+        register_upkeeps()

@@ -18,7 +18,7 @@ from goodword.crm.services import account_create, account_update, contact_create
 from goodword.engine.domains import company_domain
 from goodword.engine.intros import IntroEvent
 from goodword.referrals import emails
-from goodword.referrals.models import DealCredit, Introduction
+from goodword.referrals.models import Introduction
 
 if TYPE_CHECKING:
     from goodword.users.models import User
@@ -117,20 +117,33 @@ def first_open_stage() -> Stage:
     return stage
 
 
-def referred_deal(intro: Introduction, account: Account, owner: User | None) -> Deal:
+def referred_deal(
+    intro: Introduction, account: Account, owner: User | None, now: dt.datetime
+) -> Deal:
+    """The referred deal in the pipeline's first open stage, all its credit to the advocate."""
+    from goodword.referrals.credits import credit_initial
+
     advocate = intro.advocate.full_name if intro.advocate and intro.advocate.full_name else None
     name = f"{account.name} — referred by {advocate or intro.advocate_account.name}"
     deal = deal_create(
         actor=None,
         account=account,
         stage=first_open_stage(),
-        data={"name": name[:200], "source": "referral", "kind": "new",
-              "currency": settings.HOME_CURRENCY},
+        data={
+            "name": name[:200],
+            "source": "referral",
+            "kind": "new",
+            "currency": settings.HOME_CURRENCY,
+        },
         owner=owner,
-        referred_by=intro.advocate,
-        referred_by_account=intro.advocate_account,
-    )  # fmt: skip
-    DealCredit.objects.filter(deal=deal, introduction__isnull=True).update(introduction=intro)
+    )
+    credit_initial(
+        deal=deal,
+        advocate_account=intro.advocate_account,
+        advocate=intro.advocate,
+        introduction=intro,
+        now=now,
+    )
     return deal
 
 
@@ -151,7 +164,7 @@ def intro_introduce(intro: Introduction, *, now: dt.datetime) -> Introduction:
     if flag:
         _activity(intro, None, "flagged", f"Referral of {intro.person_name} flagged: {flag}")
         return intro
-    deal = referred_deal(intro, account, owner)
+    deal = referred_deal(intro, account, owner, now)
     _apply(intro, IntroEvent.OPEN_OPPORTUNITY, by="worker", now=now, deal=deal)
     rewards_grant(introduction=intro, trigger="opportunity", now=now, deal=deal)
     return intro
@@ -165,13 +178,21 @@ def _introduction_emails(intro: Introduction, owner: User | None, *, now: dt.dat
     }
     reply = [routed.email] if routed else None
     emails.email_outside(
-        "introduction-person", introduction=intro, to=intro.person_email, now=now,
-        context=context, reply_to=reply,
-    )  # fmt: skip
+        "introduction-person",
+        introduction=intro,
+        to=intro.person_email,
+        now=now,
+        context=context,
+        reply_to=reply,
+    )
     if intro.advocate is not None:
         emails.email_outside(
-            "introduction-advocate", introduction=intro, to=intro.advocate.email, now=now,
-            context=context, reply_to=reply,
-        )  # fmt: skip
+            "introduction-advocate",
+            introduction=intro,
+            to=intro.advocate.email,
+            now=now,
+            context=context,
+            reply_to=reply,
+        )
     for user in {u.pk: u for u in (routed, intro.owner) if u is not None}.values():
         emails.email_owner("introduction-owner", introduction=intro, to=user, context=context)

@@ -121,9 +121,12 @@ def advocate_page(request: HttpRequest, link: IntroLink, now: Any) -> HttpRespon
         return _page(request, "advocate.html", {"intro": intro, "values": initial, "errors": {}})
     if request.POST.get("action") == "none":
         services.intro_withdraw(
-            intro=intro, actor=None, link=link, now=now,
+            intro=intro,
+            actor=None,
+            link=link,
+            now=now,
             note="the advocate could not think of anyone to introduce",
-        )  # fmt: skip
+        )
         return _page(request, "done.html", {"title": "Thank you", "text": _NOBODY})
     data = {field: request.POST.get(field, "") for field in initial}
     try:

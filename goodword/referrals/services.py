@@ -559,9 +559,17 @@ def referral_log(
         raise Invalid(errors)
     channel = ConsentChannel.IN_PERSON if consent == "in_person" else ConsentChannel.GOODWORD
     intro = intro_create(
-        actor=actor, ask=None, advocate=advocate, owner=actor, state=S.AWAITING_CONSENT,
-        person=person, why="logged by hand", now=now, channel=channel, notes=notes[:10_000],
-    )  # fmt: skip
+        actor=actor,
+        ask=None,
+        advocate=advocate,
+        owner=actor,
+        state=S.AWAITING_CONSENT,
+        person=person,
+        why="logged by hand",
+        now=now,
+        channel=channel,
+        notes=notes[:10_000],
+    )
     _activity(
         intro, actor, "logged", f"Referral of {person.name} by {_advocate_name(intro)} logged"
     )
@@ -569,7 +577,14 @@ def referral_log(
         _consent_request(intro, consent_link(intro, now=now), now=now)
         return intro
     _apply(intro, E.ACCEPT, by="owner", actor=actor, now=now, note="consent given in person")
-    _consent(intro, ConsentDecision.ACCEPTED, link=None, visitor=Visitor(), now=now,
-             recorded_by=actor, channel=ConsentChannel.IN_PERSON)  # fmt: skip
+    _consent(
+        intro,
+        ConsentDecision.ACCEPTED,
+        link=None,
+        visitor=Visitor(),
+        now=now,
+        recorded_by=actor,
+        channel=ConsentChannel.IN_PERSON,
+    )
     _accepted(intro, now=now)
     return intro

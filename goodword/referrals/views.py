@@ -42,7 +42,7 @@ def _ask_context(task: Task, now: Any) -> dict[str, Any]:
 
     contact = task.contact
     contacts = list(
-        Contact.objects.filter(account_id=task.account_id).order_by("first_name", "last_name")
+        Contact.objects.filter(account=task.account).order_by("first_name", "last_name")
     )
     fatigue = {c.pk: asks.contact_fatigue(c, now=now) for c in contacts}
     peers = peers_for(account=task.account, contact=contact, now=now) if task.account else []
@@ -77,10 +77,9 @@ def ask_page(request: HttpRequest, task_id: int) -> HttpResponse:
 def _contact_of(task: Task, raw: str) -> Contact | None:
     if not raw:
         return None
-    contact = Contact.objects.filter(
-        pk=int(raw) if raw.isdigit() else 0, account_id=task.account_id
-    )
-    found = contact.first()
+    found = Contact.objects.filter(
+        pk=int(raw) if raw.isdigit() else 0, account=task.account
+    ).first()
     if found is None:
         raise Invalid({"contact": ["is not a contact of the ask's account"]})
     return found

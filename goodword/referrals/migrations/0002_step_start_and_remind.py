@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('referrals', '0001_initial'),
+        ("referrals", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='introductionstep',
-            name='event',
-            field=models.CharField(choices=[('start', 'start'), ('name', 'name'), ('accept', 'accept'), ('decline', 'decline'), ('introduce', 'introduce'), ('open_opportunity', 'open opportunity'), ('expire', 'expire'), ('withdraw', 'withdraw'), ('remind', 'remind')], max_length=20),
+            model_name="introductionstep",
+            name="event",
+            field=models.CharField(
+                choices=[
+                    ("start", "start"),
+                    ("name", "name"),
+                    ("accept", "accept"),
+                    ("decline", "decline"),
+                    ("introduce", "introduce"),
+                    ("open_opportunity", "open opportunity"),
+                    ("expire", "expire"),
+                    ("withdraw", "withdraw"),
+                    ("remind", "remind"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -4,6 +4,8 @@ nothing about any introduction."""
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import random
 import threading
 from typing import Any
@@ -34,7 +36,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def waiting(rep: User, ask: Task, contact: Contact, stages: dict[str, Stage]) -> Introduction:
     """An introduction waiting on Grace's answer, with every kind of link out."""
-    recorded = asks.ask_record(actor=rep, ask=ask, channel="call", outcome="agreed", now=timezone.now())
+    recorded = asks.ask_record(
+        actor=rep, ask=ask, channel="call", outcome="agreed", now=timezone.now()
+    )
     intro = recorded.introduction
     assert intro is not None
     key = key_in(emails_to("ada@acme.io")[-1], "advocate")
@@ -49,21 +53,25 @@ def waiting(rep: User, ask: Task, contact: Contact, stages: dict[str, Stage]) ->
 
 def urls_of(intro: Introduction) -> dict[str, str]:
     now = timezone.now()
-    later = now + timezone.timedelta(days=3)
+    later = now + dt.timedelta(days=3)
     made = {}
     for purpose, email in (
         (LinkPurpose.ADVOCATE, "ada@acme.io"),
         (LinkPurpose.CONSENT, "grace@globex.com"),
         (LinkPurpose.UNSUBSCRIBE, "grace@globex.com"),
     ):
-        key = link_create(introduction=intro, purpose=purpose, email=email, now=now, expires_at=later)
+        key = link_create(
+            introduction=intro, purpose=purpose, email=email, now=now, expires_at=later
+        )
         made[purpose.value] = link_url(purpose, key).removeprefix("http://127.0.0.1:8000")
     return made
 
 
 def snapshot() -> tuple[Any, ...]:
     return (
-        list(Introduction.objects.values_list("id", "state", "updated_at", "due_at", "person_email")),
+        list(
+            Introduction.objects.values_list("id", "state", "updated_at", "due_at", "person_email")
+        ),
         list(IntroLink.objects.values_list("id", "used_at")),
         IntroductionStep.objects.count(),
         Consent.objects.count(),
@@ -74,11 +82,17 @@ def snapshot() -> tuple[Any, ...]:
 
 def test_ten_thousand_gets_and_heads_change_nothing_and_send_nothing(waiting: Introduction) -> None:
     # the advocate link of a fresh introduction, and the consent and unsubscribe links
-    urls = list(urls_of(waiting).values())
+    made = urls_of(waiting)
+    urls = [made["consent"], made["unsubscribe"]]
     fresh = Introduction.objects.create(
-        state="advocate_agreed", advocate_account=waiting.advocate_account, advocate=waiting.advocate,
-        owner=waiting.owner, waiting_since=timezone.now(), created_at=timezone.now(), updated_at=timezone.now(),
-    )  # fmt: skip
+        state="advocate_agreed",
+        advocate_account=waiting.advocate_account,
+        advocate=waiting.advocate,
+        owner=waiting.owner,
+        waiting_since=timezone.now(),
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
     urls.append(urls_of(fresh)["advocate"])
     before = snapshot()
     client = Client()
@@ -94,22 +108,28 @@ def test_ten_thousand_gets_and_heads_change_nothing_and_send_nothing(waiting: In
     assert snapshot() == before
 
 
-def test_the_consent_page_shows_who_and_why_and_records_the_text_shown(waiting: Introduction) -> None:
+def test_the_consent_page_shows_who_and_why_and_records_the_text_shown(
+    waiting: Introduction,
+) -> None:
     url = urls_of(waiting)["consent"]
     page = Client().get(url).content.decode()
     assert "Ada Lovelace would like to introduce you" in page
     text = services.consent_text(waiting)
     assert text.split(".")[0] in page
     response = Client().post(url, {"decision": "decline"})
-    assert response.status_code == 200 and "Nobody will contact you" in response.content.decode()
+    assert response.status_code == 200
+    assert "Nobody will contact you" in response.content.decode()
     assert Consent.objects.get().text_shown == text
-    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
+    assert response["Cache-Control"] == "no-store"
+    assert response["Referrer-Policy"] == "no-referrer"
 
 
 def test_one_click_unsubscribe_needs_no_form_token(waiting: Introduction) -> None:
     url = urls_of(waiting)["unsubscribe"]
     client = Client(enforce_csrf_checks=True)
-    response = client.post(url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
     assert Suppression.objects.filter(email="grace@globex.com").exists()
 
@@ -155,7 +175,7 @@ def test_each_broken_link_gets_its_own_page_that_reveals_nothing(
         url = consent
     before = snapshot()
     response = Client().get(url)
-    page = response.content.decode()
+    page = html.unescape(response.content.decode())
     assert response.status_code == status
     assert MESSAGES[problem][0] in page
     for secret in ("Grace", "Ada", "Acme", "Globex", "grace@globex.com"):
@@ -201,7 +221,9 @@ def test_two_concurrent_posts_on_one_consent_link_make_one_transition(
 
 
 def _waiting_again(rep: User, ask: Task) -> Introduction:
-    recorded = asks.ask_record(actor=rep, ask=ask, channel="call", outcome="agreed", now=timezone.now())
+    recorded = asks.ask_record(
+        actor=rep, ask=ask, channel="call", outcome="agreed", now=timezone.now()
+    )
     intro = recorded.introduction
     assert intro is not None
     Introduction.objects.filter(pk=intro.pk).update(
