@@ -4,7 +4,8 @@ person), the consent page (accept, decline, never again) and the unsubscribe pag
 GET and HEAD only show: mail scanners and link previews open every link, so nothing
 changes until a person presses a button (a POST). The key in the URL is the only proof of
 who is asking, so every refusal says nothing about any introduction, and the pages are
-neither cached, indexed nor sent on as a Referer.
+neither cached, indexed nor sent to other sites as a Referer (same-origin: a browser
+sends Origin: null with a no-referrer policy, which CSRF checking rightly refuses).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ _LIVE = {
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

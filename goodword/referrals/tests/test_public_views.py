@@ -121,7 +121,7 @@ def test_the_consent_page_shows_who_and_why_and_records_the_text_shown(
     assert "Nobody will contact you" in response.content.decode()
     assert Consent.objects.get().text_shown == text
     assert response["Cache-Control"] == "no-store"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_one_click_unsubscribe_needs_no_form_token(waiting: Introduction) -> None:
