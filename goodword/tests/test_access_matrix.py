@@ -30,6 +30,7 @@ from goodword.crm.models import (
 )
 from goodword.jobs.models import Job
 from goodword.moments.models import Moment, ProgrammeVersion
+from goodword.referrals.models import Consent, DealCredit, Introduction, IntroductionStep
 from goodword.signals.models import (
     Event,
     Goal,
@@ -84,6 +85,12 @@ WEB: dict[str, Route] = {
     "signals-weeks-export": Route(None, ("GET",)),
     "account-readiness": Route("account", ("GET",)),
     "moments-export": Route(None, ("GET",)),
+    "ask-page": Route("ask", ("GET", "POST")),
+    "ask-record": Route("ask", ("GET", "POST")),
+    "ask-email": Route("ask", ("GET", "POST")),
+    "intro-detail": Route("introduction", ("GET", "POST")),
+    "intro-withdraw": Route("introduction", ("GET", "POST")),
+    "referral-log": Route(None, ("GET",)),
 }
 # Pages for admins only: everyone else gets 404, as for a page that does not exist.
 ADMIN_ONLY = {"intake-status"}
@@ -93,6 +100,10 @@ ADMIN_FORMS = {"programme-settings", "programme-backtest"}
 LEADS_ONLY = {"scans"}
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
 PUBLIC = {"login", "logout"}
+# Pages people outside the company open from our emails: the key in the path is the only
+# credential (referrals/tests/test_public_views.py covers them: GET changes nothing, each
+# broken key gets a page that tells nothing).
+PUBLIC |= {"intro-advocate", "intro-consent", "intro-unsubscribe"}
 # Segment-compatible event intake: its own keys (write keys, ingest API keys), no session.
 INGEST = {
     "ingest-track",
@@ -245,6 +256,10 @@ def snapshot() -> list[Any]:
         WriteKey,
         Moment,
         ProgrammeVersion,
+        Introduction,
+        IntroductionStep,
+        Consent,
+        DealCredit,
         APIKey,  # last: API tests leave out its last_used_at, which a request may set
     ]
     return [list(m._default_manager.order_by("pk").values()) for m in models]
@@ -283,8 +298,17 @@ def world(
             "deal": other_deal,
             "task": other_task,
             "moment": _moment(other_account),
+            "introduction": _introduction(other_contact, other_account.owner),
+            "ask": _ask(other_contact, other_account.owner),
         },
-        "east": {"account": account, "contact": contact, "deal": deal, "task": task},
+        "east": {
+            "account": account,
+            "contact": contact,
+            "deal": deal,
+            "task": task,
+            "introduction": _introduction(contact, account.owner),
+            "ask": _ask(contact, account.owner),
+        },
     }
 
 
@@ -298,6 +322,34 @@ def _moment(account: Account) -> Moment:
         occurred_at=now,
         evidence="NPS 10 from a West customer",
         found_at=now,
+        updated_at=now,
+    )
+
+
+def _ask(contact: Contact, owner: User) -> Task:
+    now = dt.datetime.now(dt.UTC)
+    return Task.objects.create(
+        kind="referral_ask",
+        subject=f"Ask {contact.email} for a referral",
+        owner=owner,
+        account=contact.account,
+        contact=contact,
+        due_at=now,
+        created_at=now,
+    )
+
+
+def _introduction(advocate: Contact, owner: User | None) -> Introduction:
+    now = dt.datetime.now(dt.UTC)
+    return Introduction.objects.create(
+        state="advocate_agreed",
+        advocate_account=advocate.account,
+        advocate=advocate,
+        owner=owner,
+        person_name="Secret Person",
+        person_email="secret.person@example.com",
+        waiting_since=now,
+        created_at=now,
         updated_at=now,
     )
 
@@ -337,6 +389,8 @@ def _visible_text(kind: str, obj: Any) -> str:
         "deal": getattr(obj, "name", ""),
         "task": getattr(obj, "subject", ""),
         "moment": getattr(obj, "evidence", ""),
+        "introduction": getattr(obj, "person_email", ""),
+        "ask": getattr(obj, "subject", ""),
     }[kind]
 
 
