@@ -145,3 +145,95 @@ def test_the_crm_registers_board_total_compaction_as_upkeep() -> None:
     from goodword.jobs.services import UPKEEP
 
     assert UPKEEP["crm.deal_totals_compact"].fn is deal_totals_compact
+
+
+class Picky(Inbox):
+    """Answers 451 to the first `busy` deliveries, and 550 to addresses at gone.example."""
+
+    def __init__(self, busy: int = 0) -> None:
+        super().__init__()
+        self.busy = busy
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.endswith("@gone.example"):
+            return "550 5.1.1 user unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.busy > 0:
+            self.busy -= 1
+            return "451 4.3.0 try again later"
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def picky(settings) -> Iterator[Picky]:
+    inbox = Picky(busy=1)
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+        }
+    }
+    yield inbox
+    controller.stop()
+
+
+def test_a_4xx_answer_is_retried_and_then_delivered_once(db, picky, rep):
+    job = email_enqueue(to=["ada@acme.io"], subject="Hi", body_text="t", owner_id=rep.pk)
+    assert work_once() == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.failure) == (JobStatus.QUEUED, 1, "")
+    assert job.run_after > timezone.now()
+    Job.objects.filter(pk=job.pk).update(run_after=timezone.now())
+    assert work_once() == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+    assert [m["Message-ID"] for m in picky.messages] == [job.payload["message_id"]]
+
+
+def test_a_5xx_refusal_fails_at_once_and_is_shown_to_its_owner_only(db, picky, rep, other_rep):
+    from goodword.jobs.selectors import failed_emails_for
+
+    picky.busy = 0
+    job = email_enqueue(
+        to=["x@gone.example"], subject="Hi", body_text="t", owner_id=rep.pk, about="consent"
+    )
+    assert work_once() == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
+    assert job.failure.startswith("the recipient's mail server refused the address (550")
+    assert list(failed_emails_for(user=rep)) == [job]
+    assert list(failed_emails_for(user=other_rep)) == []
+    assert picky.messages == []
+
+
+def test_external_mail_has_unsubscribe_headers_both_parts_and_a_display_name(db, smtp):
+    email_enqueue(
+        to=["grace@globex.com"],
+        subject="Hi",
+        body_text="Plain",
+        body_html="<p>Rich</p>",
+        unsubscribe_url="http://127.0.0.1:8000/r/unsubscribe/k/",
+        from_name="Ada Lovelace via Acme",
+    )
+    work_once()
+    [message] = smtp.messages
+    assert message["List-Unsubscribe"] == "<http://127.0.0.1:8000/r/unsubscribe/k/>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["From"].startswith('"Ada Lovelace via Acme"') or message["From"].startswith(
+        "Ada Lovelace via Acme"
+    )
+    types = [part.get_content_type() for part in message.walk()]
+    assert types == ["multipart/alternative", "text/plain", "text/html"]
+
+
+def test_external_mail_without_html_is_refused_and_nothing_is_written(db):
+    with pytest.raises(ValueError, match="needs an HTML part"):
+        email_enqueue(to=["g@x.example"], subject="s", body_text="t", unsubscribe_url="http://u/")
+    assert not Job.objects.exists()
