@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = {
     "crm": "bench.crm",
     "ingest": "bench.ingest",
+    "peers": "bench.peers",
     "scan": "bench.scan",
 }
 

@@ -93,7 +93,8 @@ class GoodwordAPI(NinjaAPI):
 api = GoodwordAPI(
     title="Goodword API",
     version="1",
-    description="Accounts, contacts, deals and tasks. Authenticate with an API key: "
+    description="Accounts, contacts, deals and tasks; referral asks, introductions, deal "
+    "credit, rewards and intro templates. Authenticate with an API key: "
     '`Authorization: Bearer gw_…`. Errors are JSON: {"code": …, "message": …}; '
     '"errors" names the refused fields. GET needs a key with the read scope, other methods '
     "write; a missing, revoked or under-scoped key gets 401. "
@@ -168,9 +169,11 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _register_routers() -> None:
     from goodword.crm.api import router as crm_router
     from goodword.moments.api import router as moments_router
+    from goodword.referrals.api import router as referrals_router
 
     api.add_router("/", crm_router)
     api.add_router("/", moments_router)
+    api.add_router("/", referrals_router)
 
 
 _register_routers()

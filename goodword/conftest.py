@@ -180,7 +180,7 @@ def deal(rep: User, account: Account, stages: dict[str, Stage]) -> Deal:
             "amount": "12000.00",
             "currency": "USD",
             "kind": "expansion",
-            "source": "referral",
+            "source": "inbound",
             "close_date": "2026-12-31",
         },
     )

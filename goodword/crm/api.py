@@ -66,6 +66,7 @@ _FIELD_NAMES = {
     "contact": "contact_id",
     "deal": "deal_id",
     "stage": "stage_id",
+    "referred_by": "referred_by_contact_id",
 }
 
 
@@ -356,6 +357,28 @@ def deal_get(request: HttpRequest, deal_id: int = _object_id()) -> DealOut:
     return DealOut.of(selectors.deal_get_for(user=_caller(request), deal_id=deal_id))
 
 
+_REFERRED_BY = ("referred_by_contact_id", "referred_by_account_id")
+
+
+def _referred_by(caller: User, payload: DealPatch) -> Contact | Account | None:
+    """The advocate a payload names, among the records the caller may see (an id of one
+    they may not see reads as no such record)."""
+    contact_id, account_id = payload.referred_by_contact_id, payload.referred_by_account_id
+    if contact_id is not None and account_id is not None:
+        raise Invalid({"referred_by_contact_id": ["give a contact or an account, not both"]})
+    if contact_id is not None:
+        contact = selectors.contacts_visible_to(caller).filter(pk=contact_id).first()
+        if contact is None:
+            raise Invalid({"referred_by_contact_id": ["no contact you can see has this id"]})
+        return contact
+    if account_id is not None:
+        account = selectors.accounts_visible_to(caller).filter(pk=account_id).first()
+        if account is None:
+            raise Invalid({"referred_by_account_id": ["no account you can see has this id"]})
+        return account
+    return None
+
+
 @router.post("/deals", response={201: DealOut, **ERRORS}, tags=["deals"])
 def deal_create(request: HttpRequest, payload: DealIn) -> Status[DealOut]:
     """Owner defaults to the caller, stage to the first of the pipeline."""
@@ -370,7 +393,8 @@ def deal_create(request: HttpRequest, payload: DealIn) -> Status[DealOut]:
             account=account,
             stage=stage,
             owner=owner,
-            data=_body(payload, "account_id", "stage_id", "owner_email"),
+            data=_body(payload, "account_id", "stage_id", "owner_email", *_REFERRED_BY),
+            referred_by=_referred_by(caller, payload),
         )
     return Status(201, DealOut.of(deal))
 
@@ -381,13 +405,16 @@ def deal_update(request: HttpRequest, payload: DealPatch, deal_id: int = _object
     caller = _caller(request)
     deal = selectors.deal_get_for(user=caller, deal_id=deal_id, write=True)
     sent = payload.model_fields_set
-    owner: dict[str, User | None] = {}
+    owner: dict[str, Any] = {}
     if "owner_email" in sent:
         owner["owner"] = _active_user("owner_email", payload.owner_email)
     stage = _stage(payload.stage_id) if payload.stage_id is not None else None
     with _api_field_names(), transaction.atomic():
-        data = _body(payload, "stage_id", "owner_email")
-        deal = services.deal_update(actor=caller, deal=deal, data=data, **owner)
+        data = _body(payload, "stage_id", "owner_email", *_REFERRED_BY)
+        referred_by = _referred_by(caller, payload)
+        deal = services.deal_update(
+            actor=caller, deal=deal, data=data, referred_by=referred_by, **owner
+        )
         if stage is not None:
             deal = services.deal_move(actor=caller, deal=deal, stage=stage)
     return DealOut.of(deal)
@@ -468,7 +495,7 @@ def task_create(request: HttpRequest, payload: TaskIn) -> Status[TaskOut]:
 def task_update(request: HttpRequest, payload: TaskPatch, task_id: int = _object_id()) -> TaskOut:
     caller = _caller(request)
     task = selectors.task_get_for(user=caller, task_id=task_id, write=True)
-    owner: dict[str, User | None] = {}
+    owner: dict[str, Any] = {}
     if "owner_email" in payload.model_fields_set:
         owner["owner"] = _active_user("owner_email", payload.owner_email)
     with _api_field_names():

@@ -16,7 +16,7 @@ from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from goodword.crm.models import DealKind, DealSource, Lifecycle, Stage, TaskKind
+from goodword.crm.models import Contact, DealKind, DealSource, Lifecycle, Stage, TaskKind
 from goodword.lib.errors import Invalid
 from goodword.users.models import User
 
@@ -162,6 +162,55 @@ class ContactForm(ServiceForm):
     external_id = _text("External ID")
 
 
+def advocates(user: User | None = None) -> QuerySet[Contact]:
+    """Whom a deal can be referred by in the UI: the contacts of customer accounts (those
+    `user` may see, when given: no one learns of another team's customers from a form)."""
+    from goodword.crm.selectors import contacts_visible_to
+
+    qs = contacts_visible_to(user) if user is not None else Contact.objects.all()
+    return qs.filter(account__lifecycle=Lifecycle.CUSTOMER).order_by(
+        "account__name", "account_id", "last_name", "first_name", "id"
+    )
+
+
+class AdvocateChoiceIterator(ModelChoiceIterator):  # type: ignore[type-arg]
+    """(pk, "Name <e-mail> · Account") straight from one query, as UserChoiceIterator."""
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        rows = self.queryset.values_list("pk", "first_name", "last_name", "email", "account__name")
+        for pk, first, last, email, account in rows:
+            name = f"{first} {last}".strip()
+            yield (pk, f"{name} <{email}> · {account}" if name else f"{email} · {account}")
+
+
+# Shows the picker only while the form's source is Referral (without script it always shows,
+# and the service says when it is needed).
+_ONLY_FOR_REFERRALS = (
+    "<script>(function () {"
+    " var here = document.currentScript, label = here.closest('label'),"
+    " form = here.closest('form'), source = form && form.querySelector('[name=source]');"
+    " if (!label || !source) return;"
+    " function show() { label.hidden = source.value !== 'referral'; }"
+    " source.addEventListener('change', show); show();"
+    " })();</script>"
+)
+
+
+class AdvocateSelect(UserSelect):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        select = super().render(name, value, attrs, renderer)
+        return mark_safe(select + _ONLY_FOR_REFERRALS)  # noqa: S308 - our own markup
+
+
+class AdvocateChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    iterator = AdvocateChoiceIterator
+    widget = AdvocateSelect
+
+
 class DealForm(ServiceForm):
     service_fields: tuple[str, ...] = (
         "name",
@@ -177,9 +226,27 @@ class DealForm(ServiceForm):
     currency = _text("Currency", required=True, maxlength=3)
     kind = forms.ChoiceField(choices=DealKind.choices, label="Kind")
     source = forms.ChoiceField(choices=DealSource.choices, label="Source")
+    referred_by = AdvocateChoiceField(
+        queryset=advocates(),
+        required=False,
+        label="Referred by (the customer contact, for a referral)",
+        empty_label="— choose the advocate —",
+    )
     owner = _user_field("Owner")
     close_date = _date("Expected close")
     external_id = _text("External ID")
+
+    def __init__(
+        self, *args: Any, deal: Any = None, user: User | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if deal is not None and deal.source == DealSource.REFERRAL:
+            # Its credit is shown and changed apart from the deal's fields (by managers).
+            del self.fields["referred_by"]
+        elif user is not None:
+            field = self.fields["referred_by"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = advocates(user)
 
     @staticmethod
     def initial_for(deal: Any) -> dict[str, Any]:
@@ -191,6 +258,30 @@ class DealForm(ServiceForm):
 
 class DealCreateForm(DealForm):
     stage = forms.ModelChoiceField(queryset=Stage.objects.order_by("position", "id"), label="Stage")
+
+
+class CreditsForm(forms.Form):
+    """A manager's override of a deal's credit: rows of advocate and share, and why. An
+    advocate is "c<contact id>" (credited with their account) or "a<account id>"."""
+
+    reason = forms.CharField(
+        label="Why the credit changes", required=False, max_length=300, strip=True
+    )
+
+    def rows(self, data: Any) -> list[tuple[str, str]]:
+        """The (advocate, share) pairs that were filled in, in the order given."""
+        advocates = data.getlist("advocate")
+        shares = data.getlist("share")
+        pairs = zip(advocates, shares, strict=False)
+        return [(a.strip(), s.strip()) for a, s in pairs if a.strip() or s.strip()]
+
+
+class CreditsClearForm(forms.Form):
+    source = forms.ChoiceField(
+        choices=[c for c in DealSource.choices if c[0] != DealSource.REFERRAL],
+        label="Its source instead",
+    )
+    reason = forms.CharField(label="Why it is no referral", required=False, max_length=300)
 
 
 class TaskForm(ServiceForm):

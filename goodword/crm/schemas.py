@@ -375,6 +375,18 @@ class DealPatch(RequestBody):
     source: DealSourceValue = _opt()
     owner_email: str | None = _owner_email()
     close_date: IsoDate | None = _opt(description="Expected close.")
+    referred_by_contact_id: int = _opt(
+        ge=1,
+        le=MAX_ID,
+        description="For a deal that becomes a referral: the customer contact who referred it "
+        "(all its credit goes to them and their account). A referral keeps its credit here; "
+        "a manager changes it with PUT /deals/{deal_id}/credits.",
+    )
+    referred_by_account_id: int = _opt(
+        ge=1,
+        le=MAX_ID,
+        description="As referred_by_contact_id, when only the referring account is known.",
+    )
 
 
 class DealIn(DealPatch):

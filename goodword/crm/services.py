@@ -26,6 +26,7 @@ from goodword.crm.models import (
     Activity,
     Contact,
     Deal,
+    DealSource,
     DealStageChange,
     Lifecycle,
     Stage,
@@ -36,6 +37,7 @@ from goodword.crm.models import (
 from goodword.lib.errors import Invalid
 
 if TYPE_CHECKING:
+    from goodword.referrals.models import Introduction
     from goodword.users.models import User
 
 
@@ -319,6 +321,33 @@ def deal_totals_compact() -> int:
         return int(before - cursor.fetchone()[0])
 
 
+# The customer who referred a deal: a contact (credited with their account) or, when the
+# person is not known, an account.
+ReferredBy = Contact | Account
+
+_NEEDS_ADVOCATE = "a referred deal needs the customer who referred it"
+_NOT_A_REFERRAL = "only a deal whose source is Referral is referred by someone"
+_STAYS_REFERRED = (
+    "a referred deal keeps its source; a manager can take it out of the referrals, "
+    "saying why, on the deal's page"
+)
+
+
+def _credit_first(
+    deal: Deal, referred_by: ReferredBy, introduction: Introduction | None, now: dt.datetime
+) -> None:
+    """All the credit of a deal that has just become a referral to whoever referred it."""
+    from goodword.referrals.credits import credit_initial
+
+    if isinstance(referred_by, Contact):
+        account, advocate = referred_by.account, referred_by
+    else:
+        account, advocate = referred_by, None
+    credit_initial(
+        deal=deal, advocate_account=account, advocate=advocate, introduction=introduction, now=now
+    )
+
+
 @transaction.atomic
 def deal_create(
     *,
@@ -327,10 +356,16 @@ def deal_create(
     stage: Stage,
     data: dict[str, Any],
     owner: User | None = None,
+    referred_by: ReferredBy | None = None,
+    introduction: Introduction | None = None,
 ) -> Deal:
-    """Raises Invalid on a bad field or a duplicate external_id."""
+    """A referral deal (source referral) needs `referred_by`, who is given all its credit
+    (with the introduction it came from, if any). Raises Invalid on a bad field, a duplicate
+    external_id, a referral without referred_by (or referred_by without a referral), or an
+    advocate that cannot be credited (see credits.credit_initial)."""
     cleaned = clean_fields(DEAL_FIELDS, data)
     _check_user("owner", owner)
+    _check_referral(cleaned.get("source", Deal._meta.get_field("source").default), referred_by)
     now = timezone.now()
     created_at = cleaned.pop("created_at", None) or now
     deal = Deal(
@@ -347,26 +382,63 @@ def deal_create(
     DealStageChange.objects.create(
         deal=deal, from_stage=None, to_stage=stage, changed_at=created_at, changed_by=actor
     )
+    referral = {}
+    if referred_by is not None:
+        _credit_first(deal, referred_by, introduction, now)
+        referral["referred_by"] = _advocate_name(referred_by)
     activity_record(
         actor=actor,
         account=account,
         verb="deal.created",
         obj=deal,
         summary=f"Deal {deal.name} created in {stage.name}",
-        after={**_snapshot(deal, [*cleaned, "owner"]), "stage": stage.name},
+        after={**_snapshot(deal, [*cleaned, "owner"]), "stage": stage.name, **referral},
     )
     return deal
 
 
+def _advocate_name(referred_by: ReferredBy) -> str:
+    return referred_by.email if isinstance(referred_by, Contact) else referred_by.name
+
+
+def _check_referral(source: str, referred_by: ReferredBy | None) -> None:
+    if source == DealSource.REFERRAL and referred_by is None:
+        raise Invalid({"referred_by": [_NEEDS_ADVOCATE]})
+    if source != DealSource.REFERRAL and referred_by is not None:
+        raise Invalid({"referred_by": [_NOT_A_REFERRAL]})
+
+
+def _check_source_change(deal: Deal, source: str, referred_by: ReferredBy | None) -> bool:
+    """Whether the update makes the deal a referral (then referred_by is credited). A
+    referral stays one here: taking it out of the referrals is a manager's credit change."""
+    was_referral = deal.source == DealSource.REFERRAL
+    if was_referral and source != DealSource.REFERRAL:
+        raise Invalid({"source": [_STAYS_REFERRED]})
+    if was_referral:
+        if referred_by is not None:
+            raise Invalid({"referred_by": ["the deal is credited already; a manager changes it"]})
+        return False
+    _check_referral(source, referred_by)
+    return referred_by is not None
+
+
 @transaction.atomic
 def deal_update(
-    *, actor: User | None, deal: Deal, data: dict[str, Any], owner: User | None = _UNSET
+    *,
+    actor: User | None,
+    deal: Deal,
+    data: dict[str, Any],
+    owner: User | None = _UNSET,
+    referred_by: ReferredBy | None = None,
 ) -> Deal:
-    """Change fields other than the stage (use deal_move for that). Raises Invalid."""
+    """Change fields other than the stage (use deal_move for that). A deal that becomes a
+    referral needs `referred_by`, who is given all its credit; a referral deal keeps its
+    source (credits.credits_clear takes it out, for managers). Raises Invalid."""
     cleaned = clean_fields(DEAL_FIELDS, data, partial=True)
     if owner is not _UNSET:
         _check_user("owner", owner)
         cleaned["owner"] = owner
+    becomes_referral = _check_source_change(deal, cleaned.get("source", deal.source), referred_by)
     before, after = _changes(deal, cleaned)
     if not after:
         return deal
@@ -374,6 +446,9 @@ def deal_update(
         setattr(deal, field, value)
     deal.updated_at = timezone.now()
     _save_unique(deal, {"external_id": ["is already used by another deal"]})
+    if becomes_referral and referred_by is not None:
+        _credit_first(deal, referred_by, None, deal.updated_at)
+        after["referred_by"] = _advocate_name(referred_by)
     activity_record(
         actor=actor,
         account=deal.account,

@@ -5,6 +5,8 @@ re-renders the form with its errors (status 400, nothing written)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import wraps
@@ -28,6 +30,8 @@ from goodword.crm.forms import (
     AskNotAppropriateForm,
     BoardFilterForm,
     ContactForm,
+    CreditsClearForm,
+    CreditsForm,
     DealCreateForm,
     DealFilterForm,
     DealForm,
@@ -39,7 +43,7 @@ from goodword.crm.forms import (
     TaskSnoozeForm,
     add_invalid,
 )
-from goodword.crm.models import Account, Deal, Task, TaskKind, TaskStatus
+from goodword.crm.models import Account, Contact, Deal, Task, TaskKind, TaskStatus
 from goodword.lib.csvsafe import csv_lines
 from goodword.lib.errors import Forbidden, Invalid, NotFound
 from goodword.signals.selectors import account_signals
@@ -421,7 +425,7 @@ def _fresh_form(name: str, account: Account, user: User) -> forms.Form:
     if name == "account_form":
         return AccountForm(initial=AccountForm.initial_for(account))
     if name == "deal_form":
-        return DealCreateForm(initial={"currency": account.currency, "owner": user.pk})
+        return DealCreateForm(initial={"currency": account.currency, "owner": user.pk}, user=user)
     return TaskForm(initial={"owner": user.pk})
 
 
@@ -459,7 +463,7 @@ def _account_page(
 def _account_write(
     request: HttpRequest,
     account_id: int,
-    form_class: type[forms.Form],
+    form_class: Callable[..., forms.Form],
     form_name: str,
     save: Callable[[User, Account, Any], Any],
 ) -> HttpResponse:
@@ -508,9 +512,11 @@ def deal_add(request: HttpRequest, account_id: int) -> HttpResponse:
             stage=form.cleaned_data["stage"],
             owner=form.cleaned_data["owner"],
             data=form.data_for_service(),
+            referred_by=form.cleaned_data.get("referred_by"),
         )
 
-    return _account_write(request, account_id, DealCreateForm, "deal_form", save)
+    form = functools.partial(DealCreateForm, user=_user(request))
+    return _account_write(request, account_id, form, "deal_form", save)
 
 
 @require_POST
@@ -627,15 +633,29 @@ def deals_board(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/deals_board.html", context)
 
 
+CREDIT_EXPORTS = ("credits", "credit-history")
+
+
 @require_GET
 @access
-def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = selectors.deal_get_for(user=_user(request), deal_id=deal_id)
-    return _deal_page(request, deal, DealForm(initial=DealForm.initial_for(deal)))
+def deal_detail(request: HttpRequest, deal_id: int) -> Any:
+    """The deal page; ?export=credits or ?export=credit-history answers that table as CSV."""
+    user = _user(request)
+    deal = selectors.deal_get_for(user=user, deal_id=deal_id)
+    export = request.GET.get("export", "")
+    if export in CREDIT_EXPORTS:
+        return _credits_csv(deal, export)
+    return _deal_page(
+        request, deal, DealForm(initial=DealForm.initial_for(deal), deal=deal, user=user)
+    )
 
 
 def _deal_page(
-    request: HttpRequest, deal: Deal, form: forms.Form, status: int = 200
+    request: HttpRequest,
+    deal: Deal,
+    form: forms.Form,
+    status: int = 200,
+    credit_forms: dict[str, Any] | None = None,
 ) -> HttpResponse:
     history = deal.stage_changes.select_related("from_stage", "to_stage", "changed_by")
     user = _user(request)
@@ -645,6 +665,7 @@ def _deal_page(
         "history": history,
         "stages": list(selectors.stages_list()),
         "tasks": selectors.tasks_visible_to(user).filter(deal=deal).select_related("owner"),
+        **_credit_context(user, deal, credit_forms or {}),
     }
     return render(request, "crm/deal_detail.html", context, status=status)
 
@@ -652,18 +673,218 @@ def _deal_page(
 @require_POST
 @access
 def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """The deal's fields; with form=credits or form=credits-clear, a manager's change of its
+    credit (posted here, as the deal page's other forms)."""
     user = _user(request)
     deal = selectors.deal_get_for(user=user, deal_id=deal_id, write=True)
-    form = DealForm(request.POST)
+    which = request.POST.get("form", "")
+    if which in ("credits", "credits-clear"):
+        return _credits_post(request, user, deal, which)
+    form = DealForm(request.POST, deal=deal, user=user)
     if _submitted(
         form,
         lambda: services.deal_update(
-            actor=user, deal=deal, data=form.data_for_service(), owner=form.cleaned_data["owner"]
+            actor=user,
+            deal=deal,
+            data=form.data_for_service(),
+            owner=form.cleaned_data["owner"],
+            referred_by=form.cleaned_data.get("referred_by"),
         ),
     ):
         return redirect("deal-detail", deal_id=deal.pk)
     deal.refresh_from_db()
     return _deal_page(request, deal, form, status=400)
+
+
+# --- a referred deal's credit ---------------------------------------------------------
+
+
+def _may_change_credit(user: User) -> bool:
+    return user.is_manager or user.is_admin_role
+
+
+def _credit_context(user: User, deal: Deal, forms_: dict[str, Any]) -> dict[str, Any]:
+    from goodword.referrals.credits import credit_history, credits_for
+
+    credits = list(credits_for(deal))
+    manager = _may_change_credit(user)
+    context: dict[str, Any] = {"credits": credits, "may_change_credit": manager}
+    if manager:
+        context["credit_changes"] = list(credit_history(deal)[:50])
+        rows = forms_.get("rows") or [
+            (_advocate_value(c.advocate_account_id, c.advocate_id), str(c.share)) for c in credits
+        ]
+        row_errors = forms_.get("row_errors") or {}
+        context["credit_rows"] = _credit_rows(rows, credits, row_errors, user)
+        context["credit_rows_errors"] = bool(row_errors)
+        context["credits_form"] = forms_.get("credits") or CreditsForm()
+        context["clear_form"] = forms_.get("credits-clear") or CreditsClearForm()
+    return context
+
+
+def _advocate_value(account_id: int, contact_id: int | None) -> str:
+    return f"c{contact_id}" if contact_id else f"a{account_id}"
+
+
+def _credit_rows(
+    rows: list[tuple[str, str]], credits: list[Any], errors: dict[int, list[str]], user: User
+) -> list[dict[str, Any]]:
+    """The override form's rows (the current or posted ones, then blank ones to add), each
+    with its advocate options: customer accounts' contacts and the advocates credited now."""
+    options = _advocate_options(credits, user)
+    filled = [*rows, *[("", "")] * max(2, 4 - len(rows))]
+    return [
+        {
+            "n": i + 1,
+            "advocate": advocate,
+            "share": share,
+            "options": options,
+            "errors": errors.get(i, []),
+        }
+        for i, (advocate, share) in enumerate(filled)
+    ]
+
+
+def _advocate_options(credits: list[Any], user: User) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(account name, [(value, label)]) groups: each account with "no one named" first."""
+    from goodword.crm.forms import advocates
+
+    wanted = Q(pk__in=[c.advocate_id for c in credits if c.advocate_id])
+    contacts = advocates(user) | Contact.objects.filter(wanted).order_by()
+    accounts: dict[int, tuple[str, list[tuple[str, str]]]] = {
+        c.advocate_account_id: (c.advocate_account.name, []) for c in credits
+    }
+    rows = contacts.values_list(
+        "pk", "email", "first_name", "last_name", "account_id", "account__name"
+    )
+    for pk, email, first, last, account_id, account_name in rows.order_by("account__name", "pk"):
+        group = accounts.setdefault(account_id, (account_name, []))
+        name = f"{first} {last}".strip()
+        group[1].append((f"c{pk}", f"{name} <{email}>" if name else email))
+    ordered = sorted(accounts.items(), key=lambda item: (item[1][0].casefold(), item[0]))
+    return [
+        (name, [(f"a{account_id}", f"{name} (no one named)"), *people])
+        for account_id, (name, people) in ordered
+    ]
+
+
+def _parsed_shares(rows: list[tuple[str, str]]) -> list[Any]:
+    """The override rows as CreditShares; an advocate that is not c<id> or a<id> refers to
+    no record (the service says so for that row)."""
+    from goodword.referrals.credits import CreditShare
+
+    shares = []
+    contacts = Contact.objects.in_bulk(
+        [int(a[1:]) for a, _ in rows if a[:1] == "c" and a[1:].isdigit()]
+    )
+    for advocate, share in rows:
+        kind, number = advocate[:1], int(advocate[1:]) if advocate[1:].isdigit() else 0
+        contact = contacts.get(number) if kind == "c" else None
+        if contact is not None:
+            shares.append(CreditShare(contact.account_id, contact.pk, share))
+        elif kind == "c":
+            shares.append(CreditShare(0, number or -1, share))
+        else:
+            shares.append(CreditShare(number, None, share))
+    return shares
+
+
+def _credits_post(request: HttpRequest, user: User, deal: Deal, which: str) -> HttpResponse:
+    from goodword.referrals.credits import credits_clear, credits_set
+
+    if not _may_change_credit(user):
+        raise Forbidden("only managers and admins change the credit of a deal")
+    now = timezone.now()
+    form: forms.Form
+    if which == "credits":
+        form = CreditsForm(request.POST)
+        rows = form.rows(request.POST)
+        shares = _parsed_shares(rows)
+
+        def save() -> Any:
+            reason = form.cleaned_data["reason"]
+            return credits_set(actor=user, deal=deal, shares=shares, reason=reason, now=now)
+
+        extra: dict[str, Any] = {"rows": rows}
+    else:
+        form = CreditsClearForm(request.POST)
+        extra = {}
+
+        def save() -> Any:
+            data = form.cleaned_data
+            return credits_clear(
+                actor=user, deal=deal, source=data["source"], reason=data["reason"], now=now
+            )
+
+    if form.is_valid():
+        try:
+            save()
+            return redirect(reverse("deal-detail", args=[deal.pk]) + "#credits")
+        except Invalid as exc:
+            extra["row_errors"] = _row_errors(form, exc)
+    deal.refresh_from_db()
+    fields = DealForm(initial=DealForm.initial_for(deal), deal=deal, user=user)
+    return _deal_page(request, deal, fields, 400, {which: form, **extra})
+
+
+_ROW_FIELD = re.compile(r"^shares\[(\d+)\]\.(\w+)$")
+
+
+def _row_errors(form: forms.Form, exc: Invalid) -> dict[int, list[str]]:
+    """A refusal's errors of one override row (shares[i].field) by row; the others go on
+    the form."""
+    by_row: dict[int, list[str]] = {}
+    for field, reasons in exc.errors.items():
+        match = _ROW_FIELD.match(field)
+        if match is None:
+            add_invalid(form, Invalid({field: reasons}))
+            continue
+        name = match.group(2).replace("_", " ")
+        by_row.setdefault(int(match.group(1)), []).extend(f"{name}: {r}" for r in reasons)
+    return by_row
+
+
+CREDIT_CSV = ["advocate_email", "advocate_name", "advocate_account", "share", "introduction_id"]
+CREDIT_HISTORY_CSV = ["at", "actor_email", "reason", "before", "after"]
+
+
+def _credits_csv(deal: Deal, export: str) -> Any:
+    from goodword.referrals.credits import credit_history, credits_for
+
+    if export == "credits":
+        rows = (
+            (
+                c.advocate.email if c.advocate else "",
+                c.advocate.full_name if c.advocate else "",
+                c.advocate_account.name,
+                c.share,
+                c.introduction_id,
+            )
+            for c in credits_for(deal)
+        )
+        return _csv_response(f"deal-{deal.pk}-credits.csv", CREDIT_CSV, rows)
+    changes = (
+        (
+            c.at,
+            c.actor.email if c.actor else "",
+            c.reason,
+            _shares_text(c.before),
+            _shares_text(c.after),
+        )
+        for c in credit_history(deal)
+    )
+    return _csv_response(f"deal-{deal.pk}-credit-history.csv", CREDIT_HISTORY_CSV, changes)
+
+
+def _shares_text(rows: list[dict[str, Any]]) -> str:
+    """A change's side as one cell: "ada@acme.io (Acme) 60.00; Zenith 40.00"."""
+    parts = []
+    for r in rows:
+        who = (
+            f"{r['advocate']} ({r['advocate_account']})" if r["advocate"] else r["advocate_account"]
+        )
+        parts.append(f"{who} {r['share']}")
+    return "; ".join(parts)
 
 
 @require_POST

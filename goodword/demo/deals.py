@@ -4,10 +4,11 @@ renewal near the contract's anniversary), and a lost renewal is how a customer c
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 
@@ -243,3 +244,68 @@ def _times(rng: random.Random, start: datetime, ends: datetime, n: int) -> list[
         at = start + timedelta(seconds=int(total * w / weights[-1]))
         times.append(max(at, times[-1] + timedelta(seconds=1)))
     return times
+
+
+# --- who referred the referral deals ----------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class Advocacy:
+    """A span in which an account was a customer (end None: it still is), and the contact
+    who would speak for it (None when it has no contacts). Ids are the database's."""
+
+    start: datetime
+    end: datetime | None
+    account: int
+    contact: int | None
+
+
+def customer_span(
+    *,
+    lifecycle: str,
+    customer_since: date | None,
+    churned_at: datetime | None,
+    deals: list[DealPlan],
+) -> tuple[datetime, datetime | None] | None:
+    """When an account was a customer: a customer since `customer_since`; a churned one
+    from its first won new deal until it left; a prospect never."""
+    if lifecycle == "customer" and customer_since is not None:
+        return datetime.combine(customer_since, datetime.min.time(), tzinfo=UTC), None
+    won = [d.closed_at for d in deals if d.kind == NEW and d.won and d.closed_at is not None]
+    if lifecycle == "churned" and won and churned_at is not None:
+        return min(won), churned_at
+    return None
+
+
+class AdvocatePool:
+    """A bounded, seeded sample of customer spans seen so far, from which each referral deal
+    draws its advocate: an account that was a customer when the deal began, other than the
+    deal's own. Accounts are written a chunk at a time, so an advocate comes from the same
+    chunk or an earlier one; the sample keeps memory flat however many accounts there are."""
+
+    def __init__(self, rng: random.Random, capacity: int = 5000, tries: int = 24) -> None:
+        self.rng, self.capacity, self.tries = rng, capacity, tries
+        self.spans: list[Advocacy] = []  # by start
+        self.starts: list[datetime] = []
+        self.seen = 0
+
+    def add(self, span: Advocacy) -> None:
+        self.seen += 1
+        if len(self.spans) >= self.capacity:
+            drop = self.rng.randrange(self.seen)  # reservoir sampling: keep each with equal odds
+            if drop >= self.capacity:
+                return
+            del self.spans[drop], self.starts[drop]
+        at = bisect.bisect_right(self.starts, span.start)
+        self.spans.insert(at, span)
+        self.starts.insert(at, span.start)
+
+    def pick(self, at: datetime, *, not_account: int) -> Advocacy | None:
+        """A customer at `at` other than `not_account`; failing that (the earliest deals of
+        a young company), the earliest customer other than it; None when there is none."""
+        began = bisect.bisect_right(self.starts, at)
+        for _ in range(self.tries if began else 0):
+            span = self.spans[self.rng.randrange(began)]
+            if span.account != not_account and (span.end is None or span.end > at):
+                return span
+        return next((s for s in self.spans if s.account != not_account), None)

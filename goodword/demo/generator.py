@@ -10,11 +10,13 @@ accounts; the demo writes a few timeline rows per account itself instead.
 from __future__ import annotations
 
 import importlib
+import random
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from graphlib import TopologicalSorter
 from itertools import pairwise
 
@@ -27,7 +29,7 @@ from goodword.crm.models import Account, Activity, Contact, Deal, DealStageChang
 from goodword.crm.services import deal_totals_compact
 from goodword.demo import names
 from goodword.demo.activity import signals_write
-from goodword.demo.deals import DealPlan
+from goodword.demo.deals import Advocacy, AdvocatePool, DealPlan, customer_span
 from goodword.demo.plan import (
     AccountPlan,
     ContactPlan,
@@ -39,6 +41,7 @@ from goodword.demo.plan import (
     plan_staff,
     staff_tasks,
 )
+from goodword.referrals.models import DealCredit
 from goodword.signals import store
 from goodword.users.models import Team, User
 
@@ -107,6 +110,7 @@ def generate(
         deals_per_account=deals_per_account,
     )
     summary = DemoSummary()
+    pool = AdvocatePool(random.Random(f"goodword-demo:{seed}:advocates"))
     with transaction.atomic():  # never leave a wiped database without a pipeline or users
         wipe(progress=progress)
         store_wipe()
@@ -118,7 +122,7 @@ def generate(
                 plan_account(ctx, i) for i in range(start, min(accounts, start + CHUNK_ACCOUNTS))
             ]
             with transaction.atomic():
-                _chunk_write(ctx, plans, people, stages, summary)
+                _chunk_write(ctx, plans, people, stages, summary, pool)
             reset_queries()  # with DEBUG on, Django keeps each query's SQL: drop them per chunk
             bar.update(len(plans))
             bar.set_postfix(contacts=summary.contacts, deals=summary.deals, tasks=summary.tasks)
@@ -250,6 +254,7 @@ def _chunk_write(
     people: dict[str, list[int]],
     stages: dict[str, int],
     summary: DemoSummary,
+    pool: AdvocatePool,
 ) -> None:
     reps, csms = people["rep"], people["csm"]
     accounts = [_account(p, reps, csms) for p in plans]
@@ -263,7 +268,11 @@ def _chunk_write(
         [_deal(d, a, stages, p.index, k) for k, d in enumerate(p.deals)]
         for p, a in zip(plans, accounts, strict=True)
     ]
+    credits = _credits(plans, accounts, contacts, deals, pool)
     Deal.objects.bulk_create(_flat(deals), batch_size=BATCH_SIZE)
+    for credit in credits:
+        credit.deal_id = credit.deal.pk
+    DealCredit.objects.bulk_create(credits, batch_size=BATCH_SIZE)
     changes = [
         _changes(d, plan_deal, stages)
         for p, ds in zip(plans, deals, strict=True)
@@ -287,6 +296,49 @@ def _chunk_write(
     summary.tasks += len(tasks)
     summary.activities += len(activities)
     signals_write(ctx, plans, accounts, contacts, summary)
+
+
+def _credits(
+    plans: list[AccountPlan],
+    accounts: list[Account],
+    contacts: list[list[Contact]],
+    deals: list[list[Deal]],
+    pool: AdvocatePool,
+) -> list[DealCredit]:
+    """Each referral deal's credit (100 %) to an account that was a customer when the deal
+    began, and one of its contacts. A referral with no other customer to credit (a demo of a
+    single account) is recorded as an inbound deal instead: no referral is uncredited."""
+    for p, a, cs in zip(plans, accounts, contacts, strict=True):
+        span = customer_span(
+            lifecycle=p.lifecycle,
+            customer_since=p.customer_since,
+            churned_at=p.churned_at,
+            deals=p.deals,
+        )
+        if span is not None:
+            contact = pool.rng.choice(cs).pk if cs else None
+            pool.add(Advocacy(span[0], span[1], a.pk, contact))
+    credits = []
+    for a, ds in zip(accounts, deals, strict=True):
+        for deal in ds:
+            if deal.source != "referral":
+                continue
+            advocate = pool.pick(deal.created_at, not_account=a.pk)
+            if advocate is None:
+                deal.source = "inbound"
+                continue
+            credits.append(_credit(deal, advocate))
+    return credits
+
+
+def _credit(deal: Deal, advocate: Advocacy) -> DealCredit:
+    return DealCredit(
+        deal=deal,
+        advocate_account_id=advocate.account,
+        advocate_id=advocate.contact,
+        share=Decimal(100),
+        created_at=deal.created_at,
+    )
 
 
 def _flat[T](rows: list[list[T]]) -> Iterator[T]:

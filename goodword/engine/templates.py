@@ -218,20 +218,22 @@ DEFAULTS: dict[str, str] = {
 }
 
 # The owner's own ask, sent by email from Goodword (the advocate's link is added below it).
+# It is the rep's voice, so the advocate's company falls back to "your company", not "our".
 DEFAULTS["ask_email"] = (
-    "Hi {advocate_first_name},\n\n"
-    "It's been great to see that at {advocate_company} you {outcome}. Thank you for "
-    "working with us.\n\n"
-    "Teams like yours often know others who would get the same value from {product}. Is "
-    "there someone you'd be comfortable introducing me to[ — perhaps {person_name}][ at "
-    "{person_company}]? The link below lets you name them and choose how we reach out; "
-    "nobody is contacted until they agree.\n\n"
+    "Hi {advocate_first_name|there},\n\n"
+    "It's been great to see that at {advocate_company|your company} you {outcome}. Thank "
+    "you for working with us.\n\n"
+    "Teams like yours often know others who would get the same value from {product|it}. Is "
+    "there someone you'd be comfortable introducing me to[ — perhaps {person_name}]?[ "
+    "{person_company} came to mind.] The link below lets you name them and choose how we "
+    "reach out; nobody is contacted until they agree.\n\n"
     "Thanks either way,\n{rep_name|}"
 )
 
+# Subjects of the kinds sent as emails; the others have none.
 SUBJECTS: dict[str, str] = {
     "email": "Introduction: {person_first_name|you} and {rep_name}",
-    "ask_email": "A quick favour, {advocate_first_name|}?",
+    "ask_email": "A quick favour[, {advocate_first_name}]?",
 }
 
 LABELS: dict[str, str] = {
@@ -239,4 +241,19 @@ LABELS: dict[str, str] = {
     "email": "Email introduction",
     "linkedin": "LinkedIn message",
     "ask_email": "Ask sent by email",
+}
+
+# Made-up values for an admin's preview, one for every field.
+SAMPLE: dict[str, str] = {
+    "advocate_name": "Dana Reyes",
+    "advocate_first_name": "Dana",
+    "advocate_company": "Acme Analytics",
+    "person_name": "Sam Lee",
+    "person_first_name": "Sam",
+    "person_company": "Globex",
+    "person_title": "Head of Operations",
+    "outcome": "have saved 600 hours with automations",
+    "rep_name": "Priya Shah",
+    "rep_first_name": "Priya",
+    "product": "Brightwork",
 }

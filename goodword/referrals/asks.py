@@ -74,6 +74,10 @@ def _askable(ask: Task, contact: Contact | None, now: dt.datetime) -> Contact:
     block = contact_fatigue(contact, now=now)
     if block is not None:
         raise Invalid({"contact": [f"not now: {block.reason}"]})
+    if contact.pk != ask.contact_id:
+        # The ask was made to someone else at the account: it counts against their budget.
+        Task.objects.filter(pk=ask.pk).update(contact=contact)
+        ask.contact = contact
     return contact
 
 

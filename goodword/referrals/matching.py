@@ -120,9 +120,8 @@ def first_open_stage() -> Stage:
 def referred_deal(
     intro: Introduction, account: Account, owner: User | None, now: dt.datetime
 ) -> Deal:
-    """The referred deal in the pipeline's first open stage, all its credit to the advocate."""
-    from goodword.referrals.credits import credit_initial
-
+    """The referred deal in the pipeline's first open stage, all its credit to the advocate
+    (their account when the introduction names no contact), linked to the introduction."""
     advocate = intro.advocate.full_name if intro.advocate and intro.advocate.full_name else None
     name = f"{account.name} — referred by {advocate or intro.advocate_account.name}"
     deal = deal_create(
@@ -136,13 +135,8 @@ def referred_deal(
             "currency": settings.HOME_CURRENCY,
         },
         owner=owner,
-    )
-    credit_initial(
-        deal=deal,
-        advocate_account=intro.advocate_account,
-        advocate=intro.advocate,
+        referred_by=intro.advocate or intro.advocate_account,
         introduction=intro,
-        now=now,
     )
     return deal
 

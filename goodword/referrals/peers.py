@@ -1,196 +1,417 @@
-"""Whom to ask for: prospects the advocate is likely to know, each with the reasons.
+"""Whom to ask for: the prospects an advocate is likely to know, best first, each with its
+reasons in plain words (ranking and merging in goodword.engine.peers).
 
-Three sources, strongest first: relationships (the advocate once worked at the prospect,
-or someone at the prospect once worked at the advocate's company), mentions (the
-advocate's account named the prospect in a message, ticket or call note) and lookalikes
-(a prospect like the advocate's company: industry, size band, country). Customers, the
-advocate's own account and opted-out people never appear; a prospect someone else is
-already working is left out of the lookalikes and flagged in the other two.
+- relationships: the advocate contact's past employers that are prospects now, and people at
+  prospects who once worked at the advocate's company (opted-out people never);
+- mentions: prospects named in the advocate account's messages, tickets and call or meeting
+  notes of the last year, newest first, with a typo forgiven (engine.companies.Mentions);
+- lookalikes: prospects like the advocate's company (industry, size band, country, and product
+  usage when the advocate's moments came from usage), left out when in an open deal.
+
+Only prospects appear: never a customer or a churned account, never the advocate's own. A
+prospect found by a relationship or a mention is kept when someone works it, flagged: "in an
+open deal owned by Sam", or "already being worked by Sam" when the deal is past the first
+open stage and owned by someone other than the ask's owner.
+
+The prospects' index and the mention finder cover every prospect, so they are built once and
+kept in this process, rebuilt when a cheap fingerprint changes (the newest account, the
+prospects' newest update, the newest EventWeek row, the usage window's first week). A stale
+copy could name a prospect that just became a customer or entered a deal, so the final
+candidates are checked against the records on every call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Exists, Max, Min, OuterRef, Q, Sum
+from django.utils import timezone
 
-from goodword.crm.models import Account, Contact, Deal, Lifecycle, Task, TaskKind
-from goodword.engine.companies import Mentions
+from goodword.crm.models import Account, Contact, Deal, Lifecycle, Stage, Task, TaskKind
+from goodword.engine import peers as engine
+from goodword.engine.companies import Mention, Mentions
 from goodword.engine.domains import same_domain
+from goodword.engine.peers import Suggestion
 
-WEIGHTS = {"relationship": 3.0, "mention": 2.0, "lookalike": 1.0}
-BANDS = (0, 10, 50, 200, 1000, 5000)
+if TYPE_CHECKING:
+    from goodword.users.models import User
+
+__all__ = ["Suggestion", "peers_cache_clear", "peers_for"]
+
 MENTION_WINDOW = dt.timedelta(days=365)
-
-
-@dataclass
-class Suggestion:
-    account_id: int
-    name: str  # a person's name, or the company's when no person is known
-    company: str
-    kind: str  # the strongest source: relationship, mention or lookalike
-    score: float = 0.0
-    reasons: list[str] = field(default_factory=list)
-    contact_id: int | None = None
-
-
-def band(employees: int | None) -> str:
-    if employees is None:
-        return ""
-    lower = max(b for b in BANDS if employees >= b)
-    upper = next((b for b in BANDS if b > lower), None)
-    return f"{lower:,} to {upper - 1:,} staff" if upper else f"{lower:,}+ staff"
-
-
-def _prospects() -> Q:
-    return Q(lifecycle=Lifecycle.PROSPECT)
-
-
-def _worked_on(account_ids: set[int]) -> dict[int, str]:
-    """Prospects in an open deal: who owns it, for the reason shown."""
-    deals = (
-        Deal.objects.filter(account_id__in=account_ids, closed_at__isnull=True)
-        .exclude(stage__is_won=True)
-        .exclude(stage__is_lost=True)
-        .select_related("owner")
-    )
-    return {d.account_id: str(d.owner) if d.owner else "nobody yet" for d in deals}
-
-
-def _relationships(account: Account, contact: Contact | None) -> list[Suggestion]:
-    found: list[Suggestion] = []
-    domains = [d for d in (contact.past_employers if contact else []) if d]
-    if domains:
-        rule = Q()
-        for domain in domains:
-            rule |= Q(domain__iexact=domain)
-        for prospect in Account.objects.filter(_prospects()).filter(rule)[:50]:
-            why = f"{contact} used to work at {prospect.name} ({prospect.domain})"
-            found.append(
-                Suggestion(prospect.pk, prospect.name, prospect.name, "relationship", reasons=[why])
-            )
-    if account.domain:
-        alumni = Contact.objects.filter(
-            account__lifecycle=Lifecycle.PROSPECT,
-            past_employers__icontains=account.domain,
-            opted_out_at__isnull=True,
-        ).select_related("account")[:200]
-        for person in alumni:
-            if not any(same_domain(d, account.domain) for d in person.past_employers or []):
-                continue
-            why = f"{person.full_name or person.email} used to work at {account.name}"
-            found.append(
-                Suggestion(
-                    person.account_id,
-                    person.full_name or person.email,
-                    person.account.name,
-                    "relationship",
-                    reasons=[why],
-                    contact_id=person.pk,
-                )
-            )
-    return found
-
-
-def _texts(account: Account, now: dt.datetime) -> list[tuple[str, str]]:
-    """The advocate account's recent words: (where, text)."""
-    from goodword.signals.models import Message, Ticket
-
-    since = now - MENTION_WINDOW
-    texts: list[tuple[str, str]] = []
-    messages = Message.objects.filter(account=account, received_at__gte=since)
-    for m in messages.order_by("-received_at")[:300]:
-        texts.append(
-            (f"a {m.get_channel_display().lower()} message on {m.received_at:%d %b %Y}", m.text)
-        )
-    tickets = Ticket.objects.filter(account=account, opened_at__gte=since).exclude(text="")
-    for t in tickets.order_by("-opened_at")[:300]:
-        texts.append((f"a support ticket on {t.opened_at:%d %b %Y}", t.text))
-    notes = Task.objects.filter(
-        account=account, kind__in=[TaskKind.CALL, TaskKind.MEETING], created_at__gte=since
-    ).exclude(notes="")
-    for task in notes.order_by("-created_at")[:300]:
-        texts.append((f"notes of “{task.subject}”", task.notes))
-    return texts
-
-
-def _mentions(account: Account, now: dt.datetime) -> list[Suggestion]:
-    texts = _texts(account, now)
-    if not texts:
-        return []
-    names = dict(Account.objects.filter(_prospects()).values_list("pk", "name"))
-    if not names:
-        return []
-    index = Mentions(names)
-    found: dict[int, Suggestion] = {}
-    for where, text in texts:
-        for mention in index.find(text):
-            pk = mention.key
-            end = mention.start + len(mention.said)
-            snippet = text[max(0, mention.start - 40) : end + 40].replace("\n", " ").strip()
-            reason = f"named in {where}: “…{snippet}…”"
-            if pk not in found:
-                found[pk] = Suggestion(pk, names[pk], names[pk], "mention", reasons=[reason])
-            elif len(found[pk].reasons) < 3:
-                found[pk].reasons.append(reason)
-    return list(found.values())
-
-
-def _lookalikes(account: Account, exclude: set[int], limit: int) -> list[Suggestion]:
-    like = Q()
-    if account.industry:
-        like |= Q(industry__iexact=account.industry)
-    if account.country:
-        like |= Q(country=account.country)
-    if not like:
-        return []
-    rows = Account.objects.filter(_prospects()).filter(like).exclude(pk__in=exclude)
-    size = band(account.employees)
-    found = []
-    for prospect in rows.order_by("-updated_at")[:2000]:
-        reasons, score = [], 0.0
-        if account.industry and prospect.industry.lower() == account.industry.lower():
-            reasons.append(f"same industry ({prospect.industry})")
-            score += 0.5
-        if size and band(prospect.employees) == size:
-            reasons.append(f"same size ({size})")
-            score += 0.3
-        if account.country and prospect.country == account.country:
-            reasons.append(f"same country ({prospect.country})")
-            score += 0.2
-        found.append(
-            Suggestion(prospect.pk, prospect.name, prospect.name, "lookalike", score, reasons)
-        )
-    found.sort(key=lambda s: (-s.score, s.name))
-    return found[: limit * 3]
+TEXTS_PER_SOURCE = 200  # newest messages, tickets and notes read for mentions, each
+MENTION_REASONS = 3  # quotes shown per prospect
+SNIPPET = 40  # characters of context either side of a mention
+PAST_EMPLOYERS = 20
+ALUMNI = 200
+USAGE_WEEKS = 8
+USAGE_KINDS = ("milestone", "goal", "surge")  # moments that say usage made the advocate successful
+LOOKALIKE_ROUNDS = 4  # re-ranks when the best lookalikes turn out to be taken
+CHANNELS = {
+    "email": "an email",
+    "chat": "a chat message",
+    "review": "a review",
+    "call": "call notes",
+    "social": "a social post",
+    "survey": "a survey answer",
+}
 
 
 def peers_for(
-    *, account: Account, contact: Contact | None, now: dt.datetime, limit: int = 10
+    *,
+    account: Account,
+    contact: Contact | None,
+    now: dt.datetime,
+    limit: int = 10,
+    owner: User | None = None,
 ) -> list[Suggestion]:
-    """The prospects to ask `contact` (at `account`) about, best first, with reasons."""
-    merged: dict[tuple[int, int | None], Suggestion] = {}
-    for item in [*_relationships(account, contact), *_mentions(account, now)]:
-        if item.account_id == account.pk:
-            continue
-        item.score = WEIGHTS[item.kind]
-        key = (item.account_id, item.contact_id)
-        if key in merged:
-            merged[key].score += item.score
-            merged[key].reasons.extend(item.reasons)
-        else:
-            merged[key] = item
-    worked = _worked_on({s.account_id for s in merged.values()})
-    for item in merged.values():
-        if item.account_id in worked:
-            item.reasons.append(f"already in an open deal (owned by {worked[item.account_id]})")
-    taken = {account.pk} | {s.account_id for s in merged.values()}
-    looks = _lookalikes(account, taken, limit)
-    busy = _worked_on({s.account_id for s in looks})
-    for item in looks:
-        if item.account_id not in busy:
-            item.score = WEIGHTS["lookalike"] * item.score
-            merged[(item.account_id, None)] = item
-    ranked = sorted(merged.values(), key=lambda s: (-s.score, s.name))
-    return ranked[:limit]
+    """The prospects to ask `contact` (at `account`) about, best first, with reasons. `owner`
+    is the ask's owner (the account's by default): another rep's open deal past the first
+    stage reads "already being worked". Raises nothing of its own."""
+    prospects = _prospects(now)
+    profile = _profile(account)
+    named = [
+        s
+        for s in [*_relationships(account, contact), *_mentions(account, now, prospects)]
+        if s.account_id != account.pk
+    ]
+    named_ids = sorted({s.account_id for s in named})
+    deals = _open_deals(named_ids)
+    alike = [engine.lookalike(prospects.index, profile, pk) for pk in named_ids if pk not in deals]
+    skip = {account.pk, *named_ids}
+    others = _lookalikes(prospects.index, profile, skip=skip, limit=limit)
+    found = engine.merge([*named, *(a for a in alike if a), *others], limit=limit)
+    owner_id = owner.pk if owner is not None else account.owner_id
+    first = Stage.objects.filter(is_won=False, is_lost=False).aggregate(p=Min("position"))["p"]
+    for item in found:
+        if item.account_id in deals:
+            item.reasons.append(_flag(deals[item.account_id], owner_id, first))
+    return found
+
+
+# --- the cached prospects ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Prospects:
+    fingerprint: tuple[Any, ...]
+    index: engine.ProspectIndex
+    mentions: Mentions
+
+
+_cache: dict[str, _Prospects] = {}
+_lock = threading.Lock()
+
+
+def peers_cache_clear() -> None:
+    """Forget the prospects' index (tests, and after bulk changes the fingerprint misses)."""
+    with _lock:
+        _cache.clear()
+
+
+def _usage_since(now: dt.datetime) -> dt.date:
+    """The Monday (UTC) USAGE_WEEKS weeks back, this week included."""
+    today = now.astimezone(dt.UTC).date()
+    return today - dt.timedelta(days=today.weekday(), weeks=USAGE_WEEKS - 1)
+
+
+def _fingerprint(now: dt.datetime) -> tuple[Any, ...]:
+    """Changes when an account is added, a prospect is updated through the services (which
+    stamp updated_at, as a change of lifecycle does), an account's first events of a week
+    arrive, or the usage window moves on. What it misses (deletes, raw updates) cannot put
+    a wrong prospect on the list: the candidates are checked against the records."""
+    from goodword.signals.models import EventWeek
+
+    newest = Account.objects.aggregate(top=Max("pk"))["top"]
+    prospects = Account.objects.filter(lifecycle=Lifecycle.PROSPECT)
+    updated = prospects.aggregate(last=Max("updated_at"))["last"]
+    weeks = EventWeek.objects.aggregate(top=Max("pk"))["top"]
+    return (newest, updated, weeks, _usage_since(now))
+
+
+def _prospects(now: dt.datetime) -> _Prospects:
+    fingerprint = _fingerprint(now)
+    cached = _cache.get("prospects")
+    if cached is not None and cached.fingerprint == fingerprint:
+        return cached
+    with _lock:  # one thread builds; the others wait for its copy
+        cached = _cache.get("prospects")
+        if cached is None or cached.fingerprint != fingerprint:
+            cached = _cache["prospects"] = _build(fingerprint, now)
+        return cached
+
+
+def _build(fingerprint: tuple[Any, ...], now: dt.datetime) -> _Prospects:
+    from goodword.signals.models import EventWeek
+
+    since = _usage_since(now)
+    usage = dict(
+        EventWeek.objects.filter(
+            week__gte=since,
+            week__lte=now.astimezone(dt.UTC).date(),
+            account__lifecycle=Lifecycle.PROSPECT,
+        )
+        .values("account_id")
+        .annotate(n=Sum("events"))
+        .values_list("account_id", "n")
+    )
+    rows = (
+        Account.objects.filter(lifecycle=Lifecycle.PROSPECT)
+        .order_by()
+        .values_list("pk", "name", "industry", "employees", "country")
+    )
+    found = list(rows.iterator(chunk_size=20_000))
+    ids = [r[0] for r in found]
+    names = [r[1] for r in found]
+    index = engine.index_from_columns(
+        ids=ids,
+        names=names,
+        industries=[r[2] for r in found],
+        employees=[-1 if r[3] is None else r[3] for r in found],
+        countries=[r[4] for r in found],
+        events=[usage.get(pk, 0) for pk in ids],
+        usage_window=f"in the last {USAGE_WEEKS} weeks",
+    )
+    return _Prospects(fingerprint, index, Mentions(dict(zip(ids, names, strict=True))))
+
+
+# --- relationships -----------------------------------------------------------------------------
+
+
+def _relationships(account: Account, contact: Contact | None) -> list[Suggestion]:
+    return [*_former_employers(contact), *_alumni(account)]
+
+
+def _domain_variants(domain: str) -> list[str]:
+    """A domain and its parents (eu.globex.com, globex.com), as Goodword stores domains."""
+    labels = domain.strip().lower().rstrip(".").removeprefix("www.").split(".")
+    return [".".join(labels[i:]) for i in range(max(len(labels) - 1, 0))]
+
+
+def _former_employers(contact: Contact | None) -> list[Suggestion]:
+    """Prospects the advocate used to work at."""
+    if contact is None:
+        return []
+    domains = [d for d in contact.past_employers or [] if isinstance(d, str) and d.strip()]
+    variants = {v for d in domains[:PAST_EMPLOYERS] for v in _domain_variants(d)}
+    if not variants:
+        return []
+    prospects = Account.objects.filter(lifecycle=Lifecycle.PROSPECT, domain__in=variants)
+    return [
+        Suggestion(
+            account_id=p.pk,
+            name=p.name,
+            company=p.name,
+            kind=engine.RELATIONSHIP,
+            score=engine.ADVOCATE_WORKED_THERE,
+            reasons=[f"{contact} used to work at {p.name} ({p.domain})"],
+        )
+        for p in prospects.order_by("name", "pk")[:50]
+        if any(same_domain(d, p.domain) for d in domains)
+    ]
+
+
+def _alumni(account: Account) -> list[Suggestion]:
+    """People at prospects whose past employers list the advocate account's domain."""
+    home = account.domain.strip().lower().removeprefix("www.")
+    if not home:
+        return []
+    people = (
+        Contact.objects.filter(_lists_domain(home), account__lifecycle=Lifecycle.PROSPECT)
+        .filter(opted_out_at__isnull=True)
+        .exclude(account=account)
+        .select_related("account")
+        .order_by("account__name", "last_name", "first_name", "pk")[:ALUMNI]
+    )
+    return [
+        Suggestion(
+            account_id=person.account_id,
+            name=str(person),
+            company=person.account.name,
+            kind=engine.RELATIONSHIP,
+            score=engine.ALUMNUS_THERE,
+            reasons=[_alumnus_reason(person, account)],
+            contact_id=person.pk,
+        )
+        for person in people
+        if home in [str(d).strip().lower() for d in person.past_employers or []]
+    ]
+
+
+def _lists_domain(domain: str) -> Q:
+    """Contacts whose past employers may include `domain` (checked exactly afterwards).
+    PostgreSQL's jsonb containment can use a GIN index on past_employers; SQLite has no
+    containment for JSON, so a text search narrows the rows there."""
+    if connection.features.supports_json_field_contains:
+        return Q(past_employers__contains=[domain])
+    return Q(past_employers__icontains=domain)
+
+
+def _alumnus_reason(person: Contact, account: Account) -> str:
+    who = f"{person} ({person.title})" if person.title else str(person)
+    return f"{who} used to work at {account.name} (your advocate's company)"
+
+
+# --- mentions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Text:
+    at: dt.datetime
+    where: str
+    text: str
+
+
+def _day(at: dt.datetime) -> str:
+    local = timezone.localtime(at)
+    return f"{local.day} {local:%B %Y}"
+
+
+def _texts(account: Account, now: dt.datetime) -> list[_Text]:
+    """The advocate account's words of the last year, newest first, bounded per source."""
+    from goodword.signals.models import Message, Ticket
+
+    window = (now - MENTION_WINDOW, now)
+    found = []
+    messages = Message.objects.filter(account=account, received_at__range=window)
+    for m in messages.order_by("-received_at")[:TEXTS_PER_SOURCE]:
+        where = CHANNELS.get(m.channel, "a message")
+        found.append(_Text(m.received_at, f"{where} on {_day(m.received_at)}", m.text))
+    tickets = Ticket.objects.filter(account=account, opened_at__range=window).exclude(text="")
+    for t in tickets.order_by("-opened_at")[:TEXTS_PER_SOURCE]:
+        found.append(_Text(t.opened_at, f"a support ticket on {_day(t.opened_at)}", t.text))
+    notes = Task.objects.filter(
+        account=account, kind__in=[TaskKind.CALL, TaskKind.MEETING], created_at__range=window
+    ).exclude(notes="")
+    for task in notes.order_by("-created_at")[:TEXTS_PER_SOURCE]:
+        what = f"the notes of the {task.get_kind_display().lower()} “{task.subject}”"
+        found.append(_Text(task.created_at, f"{what} on {_day(task.created_at)}", task.notes))
+    return sorted(found, key=lambda t: t.at, reverse=True)
+
+
+def _snippet(text: str, mention: Mention) -> str:
+    """The words around a mention, cut at spaces, with … where the text goes on."""
+    end = mention.start + len(mention.said)
+    lo, hi = max(0, mention.start - SNIPPET), min(len(text), end + SNIPPET)
+    if lo > 0 and (space := text.find(" ", lo, mention.start)) != -1:
+        lo = space + 1
+    if hi < len(text) and (space := text.rfind(" ", end, hi)) != -1:
+        hi = space
+    words = " ".join(text[lo:hi].split())
+    return f"{'…' if lo > 0 else ''}{words}{'…' if hi < len(text) else ''}"
+
+
+def _mentions(account: Account, now: dt.datetime, prospects: _Prospects) -> list[Suggestion]:
+    scores: dict[int, float] = {}
+    reasons: dict[int, list[str]] = {}
+    more: dict[int, int] = {}
+    for item in _texts(account, now):  # newest first: a prospect's first text is its newest
+        for mention in prospects.mentions.find(item.text):
+            key = mention.key
+            if key not in scores:
+                scores[key] = engine.mention_score((now - item.at).total_seconds() / 86_400)
+            said = reasons.setdefault(key, [])
+            if len(said) < MENTION_REASONS:
+                said.append(f"named in {item.where}: “{_snippet(item.text, mention)}”")
+            else:
+                more[key] = more.get(key, 0) + 1
+    for key, extra in more.items():
+        reasons[key].append(f"and named {extra} more time{'s' if extra > 1 else ''}")
+    names = _current_names(list(scores))  # the index may be older than the records
+    return [
+        Suggestion(key, names[key], names[key], engine.MENTION, score, reasons[key])
+        for key, score in scores.items()
+        if key in names
+    ]
+
+
+def _current_names(ids: list[int]) -> dict[int, str]:
+    prospects = Account.objects.filter(pk__in=ids, lifecycle=Lifecycle.PROSPECT)
+    return dict(prospects.values_list("pk", "name"))
+
+
+# --- lookalikes --------------------------------------------------------------------------------
+
+
+def _usage_words(kind: str, data: Any) -> str:
+    if kind == "milestone":
+        event = data.get("event") if isinstance(data, dict) else None
+        return f"{str(event).replace('_', ' ')} milestones" if event else "usage milestones"
+    return "a success goal reached" if kind == "goal" else "a surge of active users"
+
+
+def _profile(account: Account) -> engine.Profile:
+    """The advocate's company, and the usage its live moments say made it successful."""
+    from goodword.moments.models import Moment
+
+    moments = Moment.objects.filter(
+        account=account, retracted_at__isnull=True, kind__in=USAGE_KINDS
+    ).order_by("-occurred_at", "-pk")[:20]
+    usage = dict.fromkeys(_usage_words(m.kind, m.data) for m in moments)
+    return engine.Profile(
+        industry=account.industry,
+        employees=account.employees,
+        country=account.country,
+        success_usage=tuple(usage)[:3],
+    )
+
+
+def _open_deal_rule() -> Q:
+    return Q(closed_at__isnull=True, stage__is_won=False, stage__is_lost=False)
+
+
+def _lookalikes(
+    index: engine.ProspectIndex, profile: engine.Profile, *, skip: set[int], limit: int
+) -> list[Suggestion]:
+    """The best lookalikes still prospects and in no open deal. The index does not know
+    deals, so the ranked few are checked; taken ones are excluded and the rest re-ranked."""
+    excluded = set(skip)
+    kept: list[Suggestion] = []
+    for round_ in range(LOOKALIKE_ROUNDS):
+        wanted = limit << (round_ + 1)  # room for some being taken
+        ranked = engine.rank(index, profile, exclude_ids=excluded, limit=wanted)
+        free = _free_prospects([s.account_id for s in ranked])
+        kept = [s for s in ranked if s.account_id in free]
+        for item in kept:
+            item.name = item.company = free[item.account_id]
+        if len(kept) >= limit or len(ranked) < wanted:
+            break
+        excluded.update(s.account_id for s in ranked if s.account_id not in free)
+    return kept[:limit]
+
+
+def _free_prospects(ids: list[int]) -> dict[int, str]:
+    busy = Deal.objects.filter(_open_deal_rule(), account_id=OuterRef("pk"))
+    free = Account.objects.filter(pk__in=ids, lifecycle=Lifecycle.PROSPECT).exclude(Exists(busy))
+    return dict(free.values_list("pk", "name"))
+
+
+# --- who works them ----------------------------------------------------------------------------
+
+
+def _open_deals(ids: list[int]) -> dict[int, Deal]:
+    """Each prospect's most advanced open deal."""
+    deals = (
+        Deal.objects.filter(_open_deal_rule(), account_id__in=ids)
+        .select_related("owner", "stage")
+        .order_by("account_id", "-stage__position", "pk")
+    )
+    found: dict[int, Deal] = {}
+    for deal in deals:
+        found.setdefault(deal.account_id, deal)
+    return found
+
+
+def _flag(deal: Deal, owner_id: int | None, first_position: int | None) -> str:
+    if deal.owner is None:
+        return f"in an open deal with no owner ({deal.stage})"
+    later = first_position is not None and deal.stage.position > first_position
+    if later and deal.owner_id != owner_id:
+        return (
+            f"already being worked by {deal.owner} (open deal at {deal.stage}): talk to them first"
+        )
+    return f"in an open deal owned by {deal.owner} ({deal.stage})"

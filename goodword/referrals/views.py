@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from goodword.crm import selectors as crm
 from goodword.crm.models import Contact, Lifecycle, Task, TaskKind, TaskStatus
-from goodword.crm.views import _user, access
+from goodword.crm.views import _csv_response, _user, access
 from goodword.engine.intros import LABELS, IntroState, events_from
 from goodword.lib.errors import Invalid, NotFound
 from goodword.moments.models import Moment
@@ -45,7 +45,11 @@ def _ask_context(task: Task, now: Any) -> dict[str, Any]:
         Contact.objects.filter(account=task.account).order_by("first_name", "last_name")
     )
     fatigue = {c.pk: asks.contact_fatigue(c, now=now) for c in contacts}
-    peers = peers_for(account=task.account, contact=contact, now=now) if task.account else []
+    peers = (
+        peers_for(account=task.account, contact=contact, now=now, owner=task.owner)
+        if task.account
+        else []
+    )
     top = peers[0] if peers else None
     person = {"name": top.name, "company": top.company} if top is not None else None
     return {
@@ -69,9 +73,20 @@ def _ask_context(task: Task, now: Any) -> dict[str, Any]:
 
 @require_GET
 @access
-def ask_page(request: HttpRequest, task_id: int) -> HttpResponse:
+def ask_page(request: HttpRequest, task_id: int) -> Any:
+    """The ask page; ?export=peers answers the people to ask for as CSV."""
     task = _ask(request, task_id)
-    return render(request, "referrals/ask.html", _ask_context(task, timezone.now()))
+    context = _ask_context(task, timezone.now())
+    if request.GET.get("export") == "peers":
+        rows = (
+            (p.name, p.company, p.kind, "; ".join(p.reasons), p.account_id, p.contact_id or "")
+            for p in context["peers"]
+        )
+        return _csv_response(f"ask-{task.pk}-people-to-ask-for.csv", PEERS_CSV, rows)
+    return render(request, "referrals/ask.html", context)
+
+
+PEERS_CSV = ["name", "company", "kind", "reasons", "account_id", "contact_id"]
 
 
 def _contact_of(task: Task, raw: str) -> Contact | None:

@@ -30,7 +30,16 @@ from goodword.crm.models import (
 )
 from goodword.jobs.models import Job
 from goodword.moments.models import Moment, ProgrammeVersion
-from goodword.referrals.models import Consent, DealCredit, Introduction, IntroductionStep
+from goodword.referrals.models import (
+    Consent,
+    CreditChange,
+    DealCredit,
+    Introduction,
+    IntroductionStep,
+    IntroTemplate,
+    Reward,
+    RewardRule,
+)
 from goodword.signals.models import (
     Event,
     Goal,
@@ -91,13 +100,35 @@ WEB: dict[str, Route] = {
     "intro-detail": Route("introduction", ("GET", "POST")),
     "intro-withdraw": Route("introduction", ("GET", "POST")),
     "referral-log": Route(None, ("GET",)),
+    "intro-templates": Route(None, ("GET",)),
+    "rewards-ledger": Route("account", ("GET", "POST")),
+    "rewards-ledger-export": Route("account", ("GET", "POST")),
 }
 # Pages for admins only: everyone else gets 404, as for a page that does not exist.
-ADMIN_ONLY = {"intake-status"}
+ADMIN_ONLY = {"intake-status", "rewards-rules", "rewards-rules-export"}
 # Admin pages with a form: GET and POST are 404 for everyone else.
-ADMIN_FORMS = {"programme-settings", "programme-backtest"}
+ADMIN_FORMS = {"programme-settings", "programme-backtest", "rewards-rule-new"}
+# Admin forms about one reward rule: GET and POST are 404 for everyone else.
+ADMIN_RULE_FORMS = {"rewards-rule-edit": ("GET", "POST"), "rewards-rule-deactivate": ("POST",)}
+# The intro templates' forms, by kind: everyone may read the list (WEB), only admins change
+# or preview a template (403 for everyone else, who can see the wording on the list); an
+# unknown kind is 404 for all.
+ADMIN_TEMPLATE_FORMS = {
+    "intro-templates-edit": ("GET", "POST"),
+    "intro-templates-preview": ("POST",),
+    "intro-templates-reset": ("POST",),
+}
+# A reward's decisions (approve, reject, override, fulfil): for managers and admins, of any
+# team (the approval queue is the programme's); 404 for reps, CSMs and users without a role.
+REWARD_DECISIONS = {"rewards-approve", "rewards-reject", "rewards-override", "rewards-fulfil"}
 # Pages for admins and managers: 404 for reps and CSMs.
-LEADS_ONLY = {"scans"}
+LEADS_ONLY = {
+    "scans",
+    "rewards-queue",
+    "rewards-queue-export",
+    "rewards-fulfilment",
+    "rewards-fulfilment-export",
+}
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
 PUBLIC = {"login", "logout"}
 # Pages people outside the company open from our emails: the key in the path is the only
@@ -140,6 +171,39 @@ API: dict[str, str | None] = {
     # Imports are for admins only: see test_only_admins_may_import_or_read_import_runs.
     "POST /api/v1/imports/{kind}": "import",
     "GET /api/v1/import-runs/{run_id}": "import",
+    "GET /api/v1/asks/{task_id}": "ask",
+    "POST /api/v1/asks/{task_id}/record": "ask",
+    "POST /api/v1/asks/{task_id}/email": "ask",
+    "GET /api/v1/introductions": None,
+    "GET /api/v1/introductions/{introduction_id}": "introduction",
+    "POST /api/v1/introductions/{introduction_id}/withdraw": "introduction",
+    "POST /api/v1/referrals": "body:contact",
+    "GET /api/v1/deals/{deal_id}/credits": "deal",
+    "PUT /api/v1/deals/{deal_id}/credits": "deal",
+    "GET /api/v1/accounts/{account_id}/rewards": "account",
+    # Reward rules are for admins, rewards for managers and admins (404 for everyone else);
+    # see test_api_reward_operations_are_404_for_those_who_may_not.
+    "GET /api/v1/reward-rules": "admins",
+    "POST /api/v1/reward-rules": "admins",
+    "PATCH /api/v1/reward-rules/{rule_id}": "admins",
+    "POST /api/v1/reward-rules/{rule_id}/deactivate": "admins",
+    "GET /api/v1/rewards": "leads",
+    "POST /api/v1/rewards/{reward_id}/{action}": "leads",
+    # Everyone reads the intro templates; only admins change them (403 for everyone else).
+    "GET /api/v1/intro-templates": "templates",
+    "PUT /api/v1/intro-templates/{kind}": "templates:admin",
+    "POST /api/v1/intro-templates/{kind}/preview": "templates:admin",
+    "DELETE /api/v1/intro-templates/{kind}": "templates:admin",
+}
+# Operations tried by test_api_operation_hides_foreign_records: those naming a record.
+NOT_FOREIGN = {"create", "stages", "import", "admins", "leads", "templates", "templates:admin"}
+PATH_IDS = {
+    "account": "account_id",
+    "contact": "contact_id",
+    "deal": "deal_id",
+    "task": "task_id",
+    "ask": "task_id",
+    "introduction": "introduction_id",
 }
 
 # Readers to whom the West team's records are foreign: they must get 404.
@@ -171,7 +235,9 @@ def test_every_route_is_covered():
         for route, name in _walk(get_resolver().url_patterns)
         if not route.startswith(("admin/", "api/"))
     }
-    assert names - PUBLIC - INGEST - ADMIN_ONLY - ADMIN_FORMS - LEADS_ONLY == set(WEB)
+    special = PUBLIC | INGEST | ADMIN_ONLY | ADMIN_FORMS | LEADS_ONLY | REWARD_DECISIONS
+    special |= set(ADMIN_RULE_FORMS) | set(ADMIN_TEMPLATE_FORMS)
+    assert names - special == set(WEB)
 
 
 @pytest.mark.parametrize("name", sorted(INGEST))
@@ -230,6 +296,52 @@ def test_leads_only_route_is_404_for_reps_and_csms(client, world, role, name):
         assert client.get(reverse(name)).status_code == 200
 
 
+def _answers(client: Any, url: str, methods: tuple[str, ...]) -> dict[str, int]:
+    """GET and POST on url: the methods the route takes, then 405 for the other one."""
+    return {
+        "GET": client.get(url).status_code,
+        "POST": client.post(url, _post_data()).status_code,
+    }
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+@pytest.mark.parametrize("name", sorted(ADMIN_RULE_FORMS))
+def test_a_reward_rule_is_404_for_everyone_but_admins(client, rewarded, role, name):
+    world, rule = rewarded, rewarded["rule"]
+    client.force_login(world["users"][role])
+    before = snapshot()
+    answers = _answers(client, reverse(name, args=[rule.pk]), ADMIN_RULE_FORMS[name])
+    for method, status in answers.items():
+        assert status == (404 if method in ADMIN_RULE_FORMS[name] else 405), (method, status)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+@pytest.mark.parametrize("name", sorted(ADMIN_TEMPLATE_FORMS))
+def test_an_intro_template_changes_only_for_admins(client, world, role, name):
+    client.force_login(world["users"][role])
+    before = snapshot()
+    methods = ADMIN_TEMPLATE_FORMS[name]
+    answers = _answers(client, reverse(name, args=["blurb"]), methods)
+    for method, status in answers.items():
+        assert status == (403 if method in methods else 405), (method, status)
+    unknown = _answers(client, reverse(name, args=["no-such-kind"]), methods)
+    for method, status in unknown.items():
+        assert status == (404 if method in methods else 405), (method, status)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody"])
+@pytest.mark.parametrize("name", sorted(REWARD_DECISIONS))
+def test_a_rewards_decision_is_404_for_reps_and_csms(client, rewarded, role, name):
+    world, reward = rewarded, rewarded["reward"]
+    client.force_login(world["users"][role])
+    before = snapshot()
+    answers = _answers(client, reverse(name, args=[reward.pk]), ("POST",))
+    assert answers == {"GET": 405, "POST": 404}
+    assert snapshot() == before
+
+
 def test_every_api_operation_is_covered():
     assert _api_operations() == set(API)
 
@@ -260,6 +372,10 @@ def snapshot() -> list[Any]:
         IntroductionStep,
         Consent,
         DealCredit,
+        CreditChange,
+        IntroTemplate,
+        RewardRule,
+        Reward,
         APIKey,  # last: API tests leave out its last_used_at, which a request may set
     ]
     return [list(m._default_manager.order_by("pk").values()) for m in models]
@@ -309,7 +425,46 @@ def world(
             "introduction": _introduction(contact, account.owner),
             "ask": _ask(contact, account.owner),
         },
+        "rule": _rule(),
     }
+
+
+@pytest.fixture
+def rewarded(world: dict[str, Any]) -> dict[str, Any]:
+    """The world with a reward rule and a West advocate's pending reward."""
+    west = world["west"]
+    rule = _rule()
+    return {**world, "rule": rule, "reward": _reward(rule, west["introduction"], west["deal"])}
+
+
+def _rule() -> RewardRule:
+    return RewardRule.objects.create(
+        name="Thank-you gift",
+        trigger="won",
+        kind="gift_card",
+        value="50.00",
+        currency="USD",
+        hold_days=0,
+        active=True,
+        created_at=dt.datetime.now(dt.UTC),
+    )
+
+
+def _reward(rule: RewardRule, introduction: Introduction, deal: Deal) -> Reward:
+    now = dt.datetime.now(dt.UTC)
+    return Reward.objects.create(
+        rule=rule,
+        introduction=introduction,
+        advocate_account=introduction.advocate_account,
+        advocate=introduction.advocate,
+        deal=deal,
+        kind="gift_card",
+        value="50.00",
+        currency="USD",
+        status="pending",
+        created_at=now,
+        available_at=now,
+    )
 
 
 def _moment(account: Account) -> Moment:
@@ -454,27 +609,42 @@ def _api_call(
     method, template = operation.split(" ", 1)
     path = template
     resource = template.split("/")[3]
-    body: dict[str, Any] = {
+    bodies: dict[str, dict[str, Any]] = {
         "accounts": {"name": "Taken over"},
         "contacts": {"email": "intruder@example.com"},
         "deals": {"name": "Taken over"},
         "tasks": {"subject": "Taken over"},
         "moments": {},
-    }[resource]
-    # A task's actions take their own bodies; a valid one, so only the access check stops it.
+        "asks": {"channel": "call", "outcome": "declined"},
+        "introductions": {"note": "Taken over"},
+        "referrals": {
+            "person": {"name": "In Truder", "email": "intruder@example.com"},
+            "consent": "in_person",
+        },
+    }
+    body = bodies[resource]
+    # Actions take their own bodies; a valid one, so only the access check stops it.
     action = template.rsplit("/", 1)[1]
     if action == "snooze":
         body = {"until": (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat()}
     elif action == "not-appropriate":
         body = {"reason": "Taken over"}
-    if target_kind in {"account", "contact", "deal", "task"}:
-        path = template.replace("{" + f"{target_kind}_id" + "}", str(west[target_kind].pk))
+    elif action == "email":
+        body = {"subject": "Taken over", "body": "Taken over"}
+    elif action == "credits":
+        account = west["account"]
+        body = {"shares": [{"advocate_account_id": account.pk, "share": "100"}], "reason": "x"}
+    if target_kind in PATH_IDS:
+        path = template.replace("{" + PATH_IDS[target_kind] + "}", str(west[target_kind].pk))
     if target_kind == "body:account":
         body["account_id"] = west["account"].pk
+    if target_kind == "body:contact":
+        body["advocate_contact_id"] = west["contact"].pk
     if method == "GET":
         return client.get(path, **headers)
-    if method == "PATCH":
-        return client.patch(path, body, content_type="application/json", **headers)
+    if method in {"PATCH", "PUT"}:
+        send = client.patch if method == "PATCH" else client.put
+        return send(path, body, content_type="application/json", **headers)
     return client.post(path, body, content_type="application/json", **headers)
 
 
@@ -482,7 +652,7 @@ def _api_call(
 # Creating an account or listing stages names no existing record: nothing foreign to reach.
 @pytest.mark.parametrize(
     "operation",
-    sorted(op for op, kind in API.items() if kind not in {"create", "stages", "import"}),
+    sorted(op for op, kind in API.items() if kind not in NOT_FOREIGN),
 )
 def test_api_operation_hides_foreign_records(client, world, role, operation):
     target_kind = API[operation]
@@ -506,7 +676,11 @@ def test_api_operation_hides_foreign_records(client, world, role, operation):
     sorted(
         op
         for op, t in API.items()
-        if op.startswith("PATCH") or (op.startswith("POST") and t == "task")
+        if t not in NOT_FOREIGN
+        and (
+            op.startswith(("PATCH", "PUT"))
+            or (op.startswith("POST") and t in {"task", "ask", "introduction", "body:contact"})
+        )
     ),
 )
 def test_api_manager_of_another_team_cannot_change(client, world, operation):
@@ -515,6 +689,52 @@ def test_api_manager_of_another_team_cannot_change(client, world, operation):
     response = _api_call(client, operation, API[operation], world["east"], headers)
     assert response.status_code == 403, response.content
     assert response.json()["code"] == "forbidden"
+    assert snapshot()[:-1] == before[:-1]
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+@pytest.mark.parametrize(
+    "operation", sorted(op for op, kind in API.items() if kind in {"admins", "leads"})
+)
+def test_api_reward_operations_are_404_for_those_who_may_not(client, rewarded, role, operation):
+    if API[operation] == "leads" and role in {"manager", "other_manager"}:
+        pytest.skip("managers decide rewards (goodword/referrals/tests/test_api.py)")
+    headers = _bearer(rewarded["users"][role])
+    method, path = operation.split(" ", 1)
+    path = path.replace("{rule_id}", str(rewarded["rule"].pk))
+    path = path.replace("{reward_id}", str(rewarded["reward"].pk)).replace("{action}", "approve")
+    before = snapshot()
+    body: dict[str, Any] = {"name": "Taken over", "trigger": "won", "kind": "swag"}
+    if "{reward_id}" in operation:
+        body = {"note": "Taken over"}
+    if method == "GET":
+        response = client.get(path, **headers)
+    elif method == "PATCH":
+        response = client.patch(path, body, content_type="application/json", **headers)
+    else:
+        response = client.post(path, body, content_type="application/json", **headers)
+    assert response.status_code == 404, (operation, response.content)
+    assert snapshot()[:-1] == before[:-1]
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+@pytest.mark.parametrize(
+    "operation", sorted(op for op, kind in API.items() if kind == "templates:admin")
+)
+def test_api_intro_templates_change_only_for_admins(client, world, role, operation):
+    headers = _bearer(world["users"][role])
+    method, path = operation.split(" ", 1)
+    before = snapshot()
+    body = {"subject": "", "body": "Taken over"}
+    for kind, status in (("blurb", 403), ("no-such-kind", 422)):
+        url = path.replace("{kind}", kind)
+        if method == "DELETE":
+            response = client.delete(url, **headers)
+        else:
+            send = client.put if method == "PUT" else client.post
+            response = send(url, body, content_type="application/json", **headers)
+        assert response.status_code == status, (operation, kind, response.content)
+    assert client.get("/api/v1/intro-templates", **headers).status_code == 200
     assert snapshot()[:-1] == before[:-1]
 
 

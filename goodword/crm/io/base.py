@@ -109,6 +109,11 @@ class Batch:
     creates: list[dict[str, Any]] = field(default_factory=list)
     updates: list[tuple[Any, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     moves: list[dict[str, Any]] = field(default_factory=list)  # deals' stage changes
+    # Referral deals' first credit: (the planned create row, or None, and the existing
+    # deal's id, or None), then the advocate's account and contact ids.
+    credits: list[tuple[dict[str, Any] | None, int | None, int, int | None]] = field(
+        default_factory=list
+    )
 
 
 Keyed = list[tuple[Row, str]]

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
-from django.db.models import QuerySet
+from django.db.models import CharField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from goodword.crm import selectors
 from goodword.crm.io.presets import KINDS
@@ -119,10 +120,23 @@ def export_rows(
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(EXPORT_KINDS)}")
     sources = _SOURCES[kind]
     paths = [sources.get(column, column) for column in columns(kind)]
-    rows = _of_account(_queryset(kind, user), kind, account).order_by("pk").values_list(*paths)
+    qs = _of_account(_queryset(kind, user), kind, account)
+    if kind == "deals":
+        qs = qs.annotate(referred_by=_referred_by())
+    rows = qs.order_by("pk").values_list(*paths)
     convert = _contact_row if kind == "contacts" else None
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         yield convert(row) if convert else row
+
+
+def _referred_by() -> Subquery:
+    """A referral deal's advocate as the import reads it: the e-mail of the contact with the
+    largest share, or their account's domain when no one is named."""
+    from goodword.referrals.models import DealCredit
+
+    top = DealCredit.objects.filter(deal=OuterRef("pk")).order_by("-share", "pk")
+    who = Coalesce("advocate__email", "advocate_account__domain", output_field=CharField())
+    return Subquery(top.annotate(who=who).values("who")[:1])
 
 
 def _of_account(qs: QuerySet[Any], kind: str, account: int | None) -> QuerySet[Any]:

@@ -5,7 +5,8 @@ deal_move, user_create) but works on a whole chunk at once."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -22,8 +23,17 @@ from goodword.crm.io.base import Batch, Importer, RowError, UserDirectory, clean
 from goodword.crm.io.bulk import insert, matching
 from goodword.crm.io.reading import Header, Row
 from goodword.crm.io.report import ImportReport
-from goodword.crm.models import Account, Contact, Deal, DealStageChange, Lifecycle, Stage
-from goodword.lib.validators import clean_email
+from goodword.crm.models import (
+    Account,
+    Contact,
+    Deal,
+    DealSource,
+    DealStageChange,
+    Lifecycle,
+    Stage,
+)
+from goodword.lib.validators import clean_domain, clean_email
+from goodword.referrals.models import DealCredit
 from goodword.users.models import Role, Team, User
 
 
@@ -182,6 +192,109 @@ class ContactImporter(References):
 # --- deals ----------------------------------------------------------------------------
 
 
+HUNDRED = Decimal(100)
+Advocate = tuple[int, int | None]  # account id, contact id (None: the account alone)
+
+
+class Advocates:
+    """The referred_by column of a chunk: the advocate's e-mail (a contact) or their
+    account's domain, looked up for the whole chunk in at most three queries, and the rule
+    of deal_create / deal_update: a referral deal is credited to whoever referred it when it
+    becomes one, keeps its source, and no other deal names an advocate."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, list[Advocate]] = {}
+        self.domains: dict[str, list[int]] = {}
+        self.credited: dict[int, set[Advocate]] = {}
+
+    def load(self, rows: list[Row], existing: Iterable[Deal]) -> None:
+        given = {r.cells.get("referred_by", "").strip().lower() for r in rows} - {""}
+        emails = {v for v in given if "@" in v}
+        domains = {_domain(v) for v in given - emails} - {""}
+        self.contacts, self.domains = {}, {}
+        if emails:
+            found = matching(Contact, "email", emails).values_list("email", "account_id", "pk")
+            for email, account_id, pk in found:
+                self.contacts.setdefault(email, []).append((account_id, pk))
+        if domains:
+            for domain, pk in matching(Account, "domain", domains).values_list("domain", "pk"):
+                self.domains.setdefault(domain, []).append(pk)
+        referred = [d.pk for d in existing if d.source == DealSource.REFERRAL]
+        self.credited = {}
+        if referred and given:
+            credits = DealCredit.objects.filter(deal_id__in=referred)
+            for deal_id, *who in credits.values_list(
+                "deal_id", "advocate_account_id", "advocate_id"
+            ):
+                self.credited.setdefault(deal_id, set()).add((who[0], who[1]))
+
+    def credit(
+        self,
+        cells: Mapping[str, str],
+        values: dict[str, Any],
+        existing: Deal | None,
+        problems: list[tuple[str, str]],
+    ) -> Advocate | None:
+        """The advocate to credit when this row makes a deal a referral (else None); adds
+        the row's problems with its source and referred_by."""
+        raw = cells.get("referred_by", "").strip()
+        was = existing is not None and existing.source == DealSource.REFERRAL
+        source = values.get("source") or (existing.source if existing else DealSource.OTHER)
+        if source != DealSource.REFERRAL:
+            if was:
+                problems.append(("source", STAYS_REFERRED))
+            elif raw:
+                problems.append(("referred_by", "only a referral deal is referred by someone"))
+            return None
+        if not raw:
+            if not was:
+                problems.append(("referred_by", NEEDS_ADVOCATE))
+            return None
+        advocate = self._resolve(raw, problems)
+        if advocate is None:
+            return None
+        if advocate[0] == values.get("account_id"):
+            problems.append(("referred_by", "is the deal's own account, which cannot refer it"))
+        elif was and existing is not None:
+            if advocate not in self.credited.get(existing.pk, set()):
+                problems.append(("referred_by", CREDITED_ELSEWHERE))
+            return None
+        return advocate
+
+    def _resolve(self, raw: str, problems: list[tuple[str, str]]) -> Advocate | None:
+        if "@" in raw:
+            found = self.contacts.get(raw.lower(), [])
+            what = f"contact with e-mail {raw}"
+        else:
+            domain = _domain(raw)
+            found = [(pk, None) for pk in self.domains.get(domain, [])] if domain else []
+            what = f"account with domain {domain or raw}"
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            problems.append(("referred_by", f"no {what} (import it first)"))
+        else:
+            hint = "their account's domain" if "@" in raw else "the advocate's e-mail"
+            problems.append(("referred_by", f"{len(found)} records match ({what}); give {hint}"))
+        return None
+
+
+NEEDS_ADVOCATE = "is required for a referral deal: the advocate's e-mail, or their account's domain"
+STAYS_REFERRED = (
+    "a referral deal keeps its source; a manager takes it out of the referrals on its page"
+)
+CREDITED_ELSEWHERE = (
+    "the deal is credited to someone else; a manager changes its credit on its page"
+)
+
+
+def _domain(value: str) -> str:
+    try:
+        return clean_domain(value)
+    except ValueError:
+        return ""
+
+
 class DealImporter(References):
     kind = "deals"
     model = Deal
@@ -195,10 +308,12 @@ class DealImporter(References):
         self.stages = {s.name.casefold(): s for s in Stage.objects.all()}
         self.stage_names = ", ".join(s.name for s in self.stages.values())
         self.stage_names_by_id = {s.pk: s.name for s in self.stages.values()}
+        self.advocates = Advocates()
 
     def load(self, keys: list[str], rows: list[Row]) -> None:
         super().load(keys, rows)
         self.load_accounts(rows)
+        self.advocates.load(rows, self.existing.values())
 
     def plan(self, row: Row, key: str) -> None:
         cells, problems = row.cells, list[tuple[str, str]]()
@@ -211,13 +326,18 @@ class DealImporter(References):
             )
         if "owner_email" in cells:
             values["owner_id"] = self.user(cells, "owner_email", problems)
+        existing = self.existing.get(key)
+        credit = self.advocates.credit(cells, values, existing, problems)
         if problems or stage is None:
             raise RowError(problems)
-        existing = self.existing.get(key)
         values["closed_at"] = self._closed_at(values, stage, existing)
         if existing is None:
-            self._plan_new(values, stage)
+            planned = self._plan_new(values, stage)
+            if credit is not None:
+                self.batch.credits.append((planned, None, *credit))
             return
+        if credit is not None:
+            self.batch.credits.append((None, existing.pk, *credit))
         if values.get("created_at", 1) is None:
             del values["created_at"]  # deal_update keeps the creation time
         old_stage_id = existing.stage_id
@@ -248,9 +368,11 @@ class DealImporter(References):
             return dt.datetime.combine(close_date, dt.time(), tzinfo=dt.UTC)
         return self.now
 
-    def _plan_new(self, values: dict[str, Any], stage: Stage) -> None:
+    def _plan_new(self, values: dict[str, Any], stage: Stage) -> dict[str, Any]:
         values["created_at"] = values.get("created_at") or self.now
-        self.create({**values, "stage_id": stage.pk, "updated_at": self.now})
+        planned = {**values, "stage_id": stage.pk, "updated_at": self.now}
+        self.create(planned)
+        return planned
 
     def after_write(self, batch: Batch) -> None:
         # deal_create's first stage row, with no from_stage, at the deal's creation time.
@@ -265,7 +387,21 @@ class DealImporter(References):
             for r in batch.creates
         ]
         insert(DealStageChange, moves + batch.moves)
+        insert(DealCredit, [self._credit_row(*c) for c in batch.credits])
         super().after_write(batch)
+
+    def _credit_row(
+        self, planned: dict[str, Any] | None, deal_id: int | None, account_id: int, pk: int | None
+    ) -> dict[str, Any]:
+        """As deal_create with referred_by: all the credit to the advocate."""
+        return {
+            "deal_id": planned["id"] if planned is not None else deal_id,
+            "advocate_account_id": account_id,
+            "advocate_id": pk,
+            "share": HUNDRED,
+            "introduction_id": None,
+            "created_at": self.now,
+        }
 
     def created_activity(self, row: dict[str, Any]) -> dict[str, Any]:
         stage = self.stage_names_by_id[row["stage_id"]]

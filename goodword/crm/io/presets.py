@@ -51,6 +51,7 @@ KINDS: dict[str, tuple[str, ...]] = {
         "created_at",
         "close_date",
         "closed_at",
+        "referred_by",
     ),
     # Signals (goodword/signals/importers.py): our own column names only.
     "nps": (
@@ -381,6 +382,7 @@ def _hubspot_aliases() -> dict[str, dict[str, tuple[str, ...]]]:
             "owner_email": ("Deal owner",),
             "created_at": ("Create Date",),
             "close_date": ("Close Date",),
+            "referred_by": ("Referred By", "Referrer Email"),
         },
     }
 
@@ -431,6 +433,7 @@ def _salesforce_aliases() -> dict[str, dict[str, tuple[str, ...]]]:
             ),
             "created_at": ("CreatedDate", "Created Date"),
             "close_date": ("CloseDate", "Close Date"),
+            "referred_by": ("Referred_By__c", "Referred By", "Referrer Email"),
         },
     }
 

@@ -295,7 +295,7 @@ def test_deal_filters(
         "Zenith won",
     ]
     assert _names(call("GET", "/deals", stage=stages["Qualification"].pk)) == ["Acme expansion"]
-    assert _names(call("GET", "/deals", source="referral")) == ["Acme expansion"]
+    assert _names(call("GET", "/deals", source="inbound")) == ["Acme expansion"]
     assert _names(call("GET", "/deals", kind="renewal")) == ["Zenith won"]
     assert _names(call("GET", "/deals", owner_email="other.rep@example.com")) == ["Zenith new"]
     assert sorted(_names(call("GET", "/deals", open="true"))) == ["Acme expansion", "Zenith new"]

@@ -100,6 +100,9 @@ def test_board_and_lists_render_without_script_errors(
 ) -> None:
     # given a few accounts with deals spread over stages and currencies
     open_stages = [s for s in stages.values() if not s.is_closed]
+    referrer = account_create(
+        actor=rep, owner=rep, data={"name": "Referrer Co", "lifecycle": "customer"}
+    )
     for i, name in enumerate(["Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne"]):
         acct = account_create(
             actor=rep,
@@ -128,6 +131,7 @@ def test_board_and_lists_render_without_script_errors(
                     "kind": ["new", "expansion"][j],
                     "source": ["referral", "inbound", "outbound"][i % 3],
                 },
+                referred_by=referrer if i % 3 == 0 else None,
             )
     base = live_server.url
     log_in(page, base, manager)

@@ -58,9 +58,10 @@ def test_contacts_deals_and_tasks_csv(tricky, task):
     assert contacts[2] == "CON-F,ACC-F,,,f@formula.example,'+1 555,,,false"
     deals = export("deals").splitlines()
     assert deals[1].startswith(
-        "DEAL-1,ACC-1,Acme expansion,12000.00,USD,Qualification,expansion,referral,rep@example.com,"
+        "DEAL-1,ACC-1,Acme expansion,12000.00,USD,Qualification,expansion,inbound,rep@example.com,"
     )
-    assert deals[1].endswith(",2026-12-31,")
+    assert deals[0].endswith(",close_date,closed_at,referred_by")
+    assert deals[1].endswith(",2026-12-31,,")  # no close time, referred by no one
     tasks = export("tasks").splitlines()
     assert tasks[0] == (
         "id,kind,subject,owner_email,account_external_id,contact_email,deal_external_id,"

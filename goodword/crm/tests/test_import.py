@@ -27,7 +27,7 @@ A-2,Initech,initech.com,,,,prospect,rep@example.com,,,,
 DEALS = (
     "external_id,account_external_id,name,amount,currency,stage,kind,source,owner_email,"
     "created_at,close_date,closed_at\n"
-    "D-1,ACC-1,Acme renewal,15000.50,USD,qualification,renewal,referral,rep@example.com,"
+    "D-1,ACC-1,Acme renewal,15000.50,USD,qualification,renewal,partner,rep@example.com,"
     "2025-02-03T04:05:06Z,2025-06-30,\n"
     "D-2,ACC-1,Acme won,900,USD,Closed Won,new,inbound,,2025-01-01T00:00:00Z,2025-03-15,\n"
 )
@@ -147,7 +147,7 @@ def test_deals_import_records_first_stage_and_close_time(account, rep, stages, t
     assert (renewal.stage, renewal.kind, renewal.source, renewal.owner) == (
         stages["Qualification"],
         "renewal",
-        "referral",
+        "partner",
         rep,
     )
     assert (renewal.amount, renewal.closed_at) == (Decimal("15000.50"), None)
@@ -229,7 +229,7 @@ def test_hubspot_preset(rep, stages, tmp_path):
     )
 
 
-def test_salesforce_preset(rep, stages, tmp_path):
+def test_salesforce_preset(rep, stages, contact, tmp_path):
     accounts = write(
         tmp_path,
         "Id,Name,Website,Industry,NumberOfEmployees,BillingCountry,Type,Owner Email,"
@@ -241,11 +241,12 @@ def test_salesforce_preset(rep, stages, tmp_path):
     opportunities = write(
         tmp_path,
         "Id,AccountId,Name,Amount,CurrencyIsoCode,StageName,Type,LeadSource,Owner Email,"
-        "CreatedDate,CloseDate\n"
+        "CreatedDate,CloseDate,Referred_By__c\n"
         "006A,001A,Umbrella upsell,5000,EUR,Negotiation/Review,Existing Customer - Upgrade,"
-        "External Referral,rep@example.com,2024-01-02T03:04:05.000+0000,3/31/2024\n"
+        "External Referral,rep@example.com,2024-01-02T03:04:05.000+0000,3/31/2024,"
+        "ada@acme.io\n"
         "006B,001A,Umbrella new,700,EUR,Prospecting,New Customer,Trade Show,,"
-        "1/15/2024 4:30 PM,\n",
+        "1/15/2024 4:30 PM,,\n",
         "opps.csv",
     )
     assert import_file("accounts", accounts, preset="salesforce").created == 1

@@ -66,6 +66,7 @@ def admin_key(
     deal: Deal,
     task: Task,
     other_task: Task,
+    ask: Task,
 ) -> str:
     """A read-write key of an admin, with a few records of each type to find."""
     _, key = apikey_create(user=admin_user, scopes=["read", "write"])

@@ -106,6 +106,7 @@ def test_kept_totals_follow_every_kind_of_write(
     # given any sequence of writes: services, queryset updates, deletes and cascades
     ordered = list(stages.values())
     account = _account(admin_user, 0)
+    advocate = _account(admin_user, -1)  # who referred the referral deals
     now = timezone.now()
 
     def pick(i: int) -> Deal | None:
@@ -121,14 +122,25 @@ def test_kept_totals_follow_every_kind_of_write(
                     data["closed_at"] = (
                         now - dt.timedelta(days=days, minutes=cents % 1440)
                     ).isoformat()
-                deal_create(actor=admin_user, account=account, stage=ordered[s], data=data)
+                referred_by = advocate if source == "referral" else None
+                deal_create(
+                    actor=admin_user,
+                    account=account,
+                    stage=ordered[s],
+                    data=data,
+                    referred_by=referred_by,
+                )
             case ("move", i, s):
                 if (deal := pick(i)) is not None:
                     deal_move(actor=admin_user, deal=deal, stage=ordered[s])
             case ("update", i, cents, currency, source):
                 if (deal := pick(i)) is not None:
+                    if deal.source == "referral":
+                        source = "referral"  # a referral stays one (a manager's change)
                     data = {"amount": Decimal(cents) / 100, "currency": currency, "source": source}
-                    deal_update(actor=admin_user, deal=deal, data=data)
+                    becomes = source == "referral" and deal.source != "referral"
+                    referred_by = advocate if becomes else None
+                    deal_update(actor=admin_user, deal=deal, data=data, referred_by=referred_by)
             case ("rename", i):
                 if (deal := pick(i)) is not None:
                     deal_update(actor=admin_user, deal=deal, data={"name": "Renamed"})
@@ -171,7 +183,7 @@ def test_an_import_of_new_and_changed_deals_is_counted(
 ) -> None:
     header = "external_id,account_external_id,name,amount,currency,stage,source,owner_email"
     rows = [
-        f"DEAL-1,ACC-1,Acme expansion,15000,EUR,Closed Won,referral,{rep.email}",
+        f"DEAL-1,ACC-1,Acme expansion,15000,EUR,Closed Won,partner,{rep.email}",
         *(
             f"IMP-{i},ACC-1,Imported {i},{i}00,USD,Prospecting,inbound,{rep.email}"
             for i in range(30)
@@ -196,7 +208,9 @@ def _board(user: User, since: dt.datetime, **filters: Any) -> dict[tuple[str, st
 
 
 @pytest.fixture
-def board_deals(account: Account, rep: User, other_rep: User, stages: dict[str, Stage]) -> None:
+def board_deals(
+    account: Account, other_account: Account, rep: User, other_rep: User, stages: dict[str, Stage]
+) -> None:
     since = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
     closed = {
         "before the window": since - dt.timedelta(seconds=1),
@@ -218,6 +232,7 @@ def board_deals(account: Account, rep: User, other_rep: User, stages: dict[str, 
             owner=owner,
             stage=stages["Prospecting"],
             data={"name": "open", "amount": amount, "currency": "EUR", "source": source},
+            referred_by=other_account if source == "referral" else None,
         )
 
 

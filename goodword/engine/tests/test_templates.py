@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from goodword.engine.templates import (
     DEFAULTS,
     FIELDS,
+    LABELS,
+    SAMPLE,
+    SUBJECTS,
     TemplateError,
     parse,
     render,
@@ -72,6 +75,40 @@ def test_no_default_breaks_whatever_fields_are_missing(name: str) -> None:
         text = render(template, with_first_names(values))
         for pattern in BROKEN:
             assert not pattern.search(text), (missing, pattern.pattern, text)
+
+
+def test_the_owners_ask_by_email_reads_well_with_every_field_and_with_none() -> None:
+    assert render(SUBJECTS["ask_email"], SAMPLE) == "A quick favour, Dana?"
+    assert render(DEFAULTS["ask_email"], SAMPLE) == (
+        "Hi Dana,\n\nIt's been great to see that at Acme Analytics you have saved 600 hours "
+        "with automations. Thank you for working with us.\n\nTeams like yours often know "
+        "others who would get the same value from Brightwork. Is there someone you'd be "
+        "comfortable introducing me to — perhaps Sam Lee? Globex came to mind. The link below "
+        "lets you name them and choose how we reach out; nobody is contacted until they "
+        "agree.\n\nThanks either way,\nPriya Shah"
+    )
+    # The rep's voice: the advocate's company is "your company", never "our company".
+    assert render(SUBJECTS["ask_email"], {}) == "A quick favour?"
+    assert render(DEFAULTS["ask_email"], {}) == (
+        "Hi there,\n\nIt's been great to see that at your company you got great results. "
+        "Thank you for working with us.\n\nTeams like yours often know others who would get "
+        "the same value from it. Is there someone you'd be comfortable introducing me to? The "
+        "link below lets you name them and choose how we reach out; nobody is contacted until "
+        "they agree.\n\nThanks either way,"
+    )
+
+
+def test_the_suggested_persons_company_alone_still_reads_well() -> None:
+    text = render(DEFAULTS["ask_email"], {"person_company": "Globex"})
+    assert "introducing me to? Globex came to mind. The link" in text
+
+
+def test_every_kind_has_a_label_every_email_kind_a_subject_and_samples_cover_every_field() -> None:
+    assert set(LABELS) == set(DEFAULTS) == {"blurb", "email", "linkedin", "ask_email"}
+    assert set(SUBJECTS) == {"email", "ask_email"}
+    assert set(SAMPLE) == set(FIELDS)
+    for source in [*DEFAULTS.values(), *SUBJECTS.values()]:
+        assert parse(source).fields <= set(FIELDS)
 
 
 def test_with_nothing_the_fallbacks_stand_in() -> None:

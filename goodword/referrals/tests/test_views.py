@@ -37,6 +37,10 @@ def test_the_ask_page_shows_why_whom_and_the_drafts(rep: User, ask: Task, contac
     assert "Forwardable blurb" in page
     assert "LinkedIn message" in page
     assert "Hi Ada," in page  # the ask email's draft
+    exported = client_for(rep).get(reverse("ask-page", args=[ask.pk]), {"export": "peers"})
+    lines = b"".join(exported.streaming_content).decode().splitlines()
+    assert lines[0] == "name,company,kind,reasons,account_id,contact_id"
+    assert any("Ada Lovelace used to work at Globex (globex.com)" in line for line in lines[1:])
 
 
 def test_someone_else_cannot_see_or_record_the_ask(other_rep: User, ask: Task) -> None:
