@@ -41,6 +41,7 @@ from goodword.demo.plan import (
     plan_staff,
     staff_tasks,
 )
+from goodword.demo.referrals import Chunk, ReferralWriter
 from goodword.referrals.models import DealCredit
 from goodword.signals import store
 from goodword.users.models import Team, User
@@ -116,13 +117,14 @@ def generate(
         store_wipe()
         stages = stages_reset()
         people = _people_write(ctx, summary)
+        referrals = ReferralWriter.start(ctx)
     with _bar(progress, accounts, "accounts") as bar:
         for start in range(0, accounts, CHUNK_ACCOUNTS):
             plans = [
                 plan_account(ctx, i) for i in range(start, min(accounts, start + CHUNK_ACCOUNTS))
             ]
             with transaction.atomic():
-                _chunk_write(ctx, plans, people, stages, summary, pool)
+                _chunk_write(ctx, plans, people, stages, summary, pool, referrals)
             reset_queries()  # with DEBUG on, Django keeps each query's SQL: drop them per chunk
             bar.update(len(plans))
             bar.set_postfix(contacts=summary.contacts, deals=summary.deals, tasks=summary.tasks)
@@ -255,6 +257,7 @@ def _chunk_write(
     stages: dict[str, int],
     summary: DemoSummary,
     pool: AdvocatePool,
+    referrals: ReferralWriter,
 ) -> None:
     reps, csms = people["rep"], people["csm"]
     accounts = [_account(p, reps, csms) for p in plans]
@@ -272,6 +275,7 @@ def _chunk_write(
     Deal.objects.bulk_create(_flat(deals), batch_size=BATCH_SIZE)
     for credit in credits:
         credit.deal_id = credit.deal.pk
+    referrals.write(Chunk(plans, accounts, contacts, deals), credits)  # sets their introductions
     DealCredit.objects.bulk_create(credits, batch_size=BATCH_SIZE)
     changes = [
         _changes(d, plan_deal, stages)

@@ -101,6 +101,8 @@ WEB: dict[str, Route] = {
     "intro-withdraw": Route("introduction", ("GET", "POST")),
     "referral-log": Route(None, ("GET",)),
     "intro-templates": Route(None, ("GET",)),
+    "intro-board": Route(None, ("GET",)),
+    "account-advocacy": Route("account", ("GET", "POST")),
     "rewards-ledger": Route("account", ("GET", "POST")),
     "rewards-ledger-export": Route("account", ("GET", "POST")),
 }

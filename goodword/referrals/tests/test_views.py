@@ -38,7 +38,7 @@ def test_the_ask_page_shows_why_whom_and_the_drafts(rep: User, ask: Task, contac
     assert "LinkedIn message" in page
     assert "Hi Ada," in page  # the ask email's draft
     exported = client_for(rep).get(reverse("ask-page", args=[ask.pk]), {"export": "peers"})
-    lines = b"".join(exported.streaming_content).decode().splitlines()
+    lines = b"".join(exported.streaming_content).decode().splitlines()  # type: ignore[attr-defined]
     assert lines[0] == "name,company,kind,reasons,account_id,contact_id"
     assert any("Ada Lovelace used to work at Globex (globex.com)" in line for line in lines[1:])
 
