@@ -281,7 +281,7 @@ class CreditsClearForm(forms.Form):
         choices=[c for c in DealSource.choices if c[0] != DealSource.REFERRAL],
         label="Its source instead",
     )
-    reason = forms.CharField(label="Why it is no referral", required=False, max_length=300)
+    reason = forms.CharField(label="Why it is no referral", required=True, max_length=300)
 
 
 class TaskForm(ServiceForm):

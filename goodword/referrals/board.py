@@ -167,7 +167,11 @@ def alert_words(state: IntroState, waited: dt.timedelta, timing: Timing) -> str:
         if waited >= dt.timedelta(days=timing.expire_after_days):
             return f"overdue: past the day-{timing.expire_after_days} expiry"
         if waited >= dt.timedelta(days=timing.remind_after_days):
-            return f"overdue: past the day-{timing.remind_after_days} reminder"
+            left = timing.expire_after_days - waited.days
+            return (
+                f"no answer since the day-{timing.remind_after_days} reminder: a word from "
+                f"you may help; expires in {_days(max(left, 1))}"
+            )
         return ""
     if state == S.ACCEPTED and waited >= STUCK_ACCEPTED:
         return "overdue: accepted but not introduced yet"

@@ -116,7 +116,7 @@ def test_a_wait_is_overdue_once_past_its_reminder_and_an_acceptance_after_a_day(
     waited = dt.timedelta(days=5)
     assert board.alert_words(S.AWAITING_CONSENT, waited - dt.timedelta(seconds=1), timing) == ""
     assert board.alert_words(S.AWAITING_CONSENT, waited, timing) == (
-        "overdue: past the day-5 reminder"
+        "no answer since the day-5 reminder: a word from you may help; expires in 9 days"
     )
     assert board.alert_words(S.ADVOCATE_AGREED, dt.timedelta(days=14), timing) == (
         "overdue: past the day-14 expiry"
@@ -170,12 +170,15 @@ def test_the_board_groups_introductions_by_state_in_flow_order_with_counts(
     # the longest wait comes first, and is flagged as past its reminder
     older, newer = columns[S.AWAITING_CONSENT].cards
     assert [older.pk, newer.pk] == [waiting[1].pk, waiting[0].pk]
-    assert (older.age, older.alert) == ("waiting 6 days", "overdue: past the day-5 reminder")
+    assert (older.age, older.alert) == (
+        "waiting 6 days",
+        "no answer since the day-5 reminder: a word from you may help; expires in 8 days",
+    )
     assert (newer.age, newer.alert) == ("waiting 2 days", "")
     page = text_of(response)
     assert page.index('id="column-advocate_agreed"') < page.index('id="column-withdrawn"')
     assert "waiting 6 days" in page
-    assert "overdue: past the day-5 reminder" in page
+    assert "no answer since the day-5 reminder" in page
     assert reverse("intro-detail", args=[older.pk]) in page
     assert reverse("account-advocacy", args=[contact.account_id]) in page
 
