@@ -65,10 +65,12 @@ OPPORTUNITY_SHARE = 0.8  # of referral deals, those that came through an introdu
 RECENT_DAYS = 30
 RECENT_PER_CUSTOMER = 0.06  # introductions begun lately (other than opportunities), per customer
 # The introductions of the last RECENT_DAYS that did not become an opportunity: most waits
-# run out. None stays "accepted": the services introduce the person in the same transaction.
+# run out; "accepted" is a moment (the services introduce the person in the same
+# transaction), shown here once or twice only so that the demo has every state.
 STATE_WEIGHTS = {
     S.ADVOCATE_AGREED: 14,
     S.AWAITING_CONSENT: 16,
+    S.ACCEPTED: 3,
     S.INTRODUCED: 9,
     S.DECLINED: 17,
     S.EXPIRED: 27,
