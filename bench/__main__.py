@@ -10,6 +10,7 @@ BENCHMARKS = {
     "crm": "bench.crm",
     "ingest": "bench.ingest",
     "peers": "bench.peers",
+    "peers-db": "bench.peers_db",
     "scan": "bench.scan",
 }
 

@@ -54,6 +54,9 @@ class Account(models.Model):
             models.Index(fields=["owner", "name"]),
             models.Index(fields=["csm", "name"]),
             models.Index(fields=["lifecycle", "name"]),
+            # The newest update, and the accounts updated since, for the prospects' copy
+            # that whom-to-ask-for keeps (goodword.referrals.peers).
+            models.Index(fields=["updated_at"]),
         ]
 
     def __str__(self) -> str:
@@ -81,7 +84,12 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "email"], name="contact_email_per_account")
         ]
-        indexes = [models.Index(fields=["email"])]
+        indexes = [
+            models.Index(fields=["email"]),
+            # The newest update, and the people updated since, for the past employers' copy
+            # that whom-to-ask-for keeps (goodword.referrals.peers).
+            models.Index(fields=["updated_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email

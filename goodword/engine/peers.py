@@ -19,14 +19,20 @@ the scores add up (being named by the advocate and looking alike are separate ev
 The lookalikes are ranked over a columnar index of all prospects built once (numpy arrays of
 codes), so an ask costs a few vector operations over a million rows and a partial sort.
 Similarity is counted in whole points (1,000 = 1.0) so that ties are exact and broken the same
-way everywhere: the lower account id first.
+way everywhere: the lower account id first. Prospects changed since the build are applied
+over the index (`index_update`) rather than building it again.
+
+The people who once worked at a company are found in an index of everyone's past employers
+(`PastEmployers`), without reading every person's list.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -94,7 +100,7 @@ class ProspectIndex:
     """Prospects as columns sorted by id; codes index `industries` and `countries`."""
 
     ids: npt.NDArray[np.int64]
-    names: tuple[str, ...]
+    names: npt.NDArray[np.object_]  # of str: a selection or reorder copies pointers only
     industry: npt.NDArray[np.int16]
     band: npt.NDArray[np.int8]
     country: npt.NDArray[np.int16]
@@ -134,10 +140,13 @@ def _key(label: str) -> str:
     return " ".join(label.casefold().split())
 
 
-def _encode(labels: Iterable[str]) -> tuple[npt.NDArray[np.int16], tuple[str, ...]]:
-    """Codes for labels compared without case or spacing; the first spelling names a code."""
-    table: dict[str, int] = {}
-    shown: list[str] = []
+def _encode(
+    labels: Iterable[str], known: tuple[str, ...] = ()
+) -> tuple[npt.NDArray[np.int16], tuple[str, ...]]:
+    """Codes for labels compared without case or spacing; the first spelling names a code.
+    The `known` labels keep their codes (0, 1, …); new ones are numbered after them."""
+    shown = list(known)
+    table = {_key(label): code for code, label in enumerate(shown)}
     codes = []
     for label in labels:
         key = _key(label)
@@ -176,13 +185,11 @@ def index_from_columns(
     order = np.argsort(id_array, kind="stable")
     industry, industry_labels = _encode(industries)
     country, country_labels = _encode(countries)
-    staff = np.asarray(employees, dtype=np.int64)
-    band = (np.searchsorted(SIZE_BANDS, staff, side="right") - 1).astype(np.int8)
-    band[staff < 0] = NO_CODE
+    band = _bands(np.asarray(employees, dtype=np.int64))
     counts = np.zeros(id_array.size, np.int64) if events is None else np.asarray(events, np.int64)
     return ProspectIndex(
         ids=id_array[order],
-        names=tuple(names[i] for i in order.tolist()),
+        names=_strings(names)[order],
         industry=industry[order],
         band=band[order],
         country=country[order],
@@ -193,6 +200,78 @@ def index_from_columns(
         has_usage=bool(counts.any()),
         usage_window=usage_window,
     )
+
+
+_COLUMNS = ("names", "industry", "band", "country", "usage", "events")  # beside the ids
+
+
+def index_update(
+    index: ProspectIndex, rows: Iterable[ProspectRow], *, remove_ids: Iterable[int] = ()
+) -> ProspectIndex:
+    """The index with `rows` (of distinct ids) put in, replacing the rows of their ids, and
+    the prospects of `remove_ids` taken out: what a build from the changed records would
+    give, at the cost of a copy or two of the columns instead of reading every prospect. A
+    changed prospect is written over its row; only prospects added or removed reshape the
+    columns, and new ids above the rest (as new records have) are appended, not sorted."""
+    fresh = list(rows)
+    ids = np.fromiter((r.id for r in fresh), dtype=np.int64, count=len(fresh))
+    industry, industries = _encode((r.industry for r in fresh), index.industries)
+    country, countries = _encode((r.country for r in fresh), index.countries)
+    staff = np.asarray([-1 if r.employees is None else r.employees for r in fresh], np.int64)
+    events = np.asarray([r.events for r in fresh], np.int64)
+    values: dict[str, npt.NDArray[Any]] = {
+        "names": _strings([r.name for r in fresh]),
+        "industry": industry,
+        "band": _bands(staff),
+        "country": country,
+        "usage": usage_points(events),
+        "events": events,
+    }
+    at = np.searchsorted(index.ids, ids)
+    there = at < len(index)
+    there[there] = index.ids[at[there]] == ids[there]
+    columns = {name: getattr(index, name).copy() for name in _COLUMNS}
+    for name, column in columns.items():
+        column[at[there]] = values[name][there]
+    out = index.ids
+    gone = np.isin(index.ids, np.setdiff1d(np.fromiter(remove_ids, dtype=np.int64), ids))
+    if gone.any():
+        out = out[~gone]
+        columns = {name: column[~gone] for name, column in columns.items()}
+    added = ~there
+    if added.any():
+        order = np.argsort(ids[added], kind="stable")
+        new_ids = ids[added][order]
+        appended = not out.size or new_ids[0] > out[-1]
+        out = np.concatenate([out, new_ids])
+        columns = {
+            name: np.concatenate([column, values[name][added][order]])
+            for name, column in columns.items()
+        }
+        if not appended:
+            order = np.argsort(out, kind="stable")  # two sorted runs: a merge
+            out = out[order]
+            columns = {name: column[order] for name, column in columns.items()}
+    return ProspectIndex(
+        ids=out,
+        **columns,
+        industries=industries,
+        countries=countries,
+        has_usage=bool(columns["events"].any()),
+        usage_window=index.usage_window,
+    )
+
+
+def _strings(values: Sequence[str]) -> npt.NDArray[np.object_]:
+    found = np.empty(len(values), dtype=object)
+    found[:] = values  # element by element: numpy would read a list of tuples as a table
+    return found
+
+
+def _bands(staff: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
+    band = (np.searchsorted(SIZE_BANDS, staff, side="right") - 1).astype(np.int8)
+    band[staff < 0] = NO_CODE
+    return band
 
 
 def build_index(rows: Iterable[ProspectRow], *, usage_window: str = "recently") -> ProspectIndex:
@@ -312,7 +391,7 @@ def lookalike(index: ProspectIndex, profile: Profile, account_id: int) -> Sugges
 def _lookalike(
     index: ProspectIndex, profile: Profile, target: _Target, at: int, points: int
 ) -> Suggestion:
-    name = index.names[at]
+    name = str(index.names[at])
     reasons = [_likeness(index, target, at)]
     if profile.success_usage:
         reasons.append(_usage_reason(index, profile, at))
@@ -348,6 +427,55 @@ def _usage_reason(index: ProspectIndex, profile: Profile, at: int) -> str:
         f"already using the product: {events:,} events {index.usage_window} "
         f"(your advocate's success came from {what})"
     )
+
+
+# --- past employers ----------------------------------------------------------------------------
+
+
+def employer_key(domain: object) -> str:
+    """A past employer's domain as it is compared: without surrounding spaces or case."""
+    return str(domain).strip().lower()
+
+
+@dataclass(frozen=True, eq=False)
+class PastEmployers:
+    """People by the company domains they list as past employers, for finding everyone who
+    once worked at one company without reading every person: one row per (domain, person),
+    the domain as its hash, sorted. Hashes are Python's, so an index serves the process that
+    built it; two domains may share one, so a lookup gives candidates to check."""
+
+    keys: npt.NDArray[np.int64]
+    people: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.keys.size)
+
+    def listing(self, domain: str) -> list[int]:
+        """The people who may list `domain` (ids, ascending): a superset of those who do."""
+        key = employer_key(domain)
+        if not key:
+            return []
+        at = np.searchsorted(self.keys, hash(key), side="left")
+        end = np.searchsorted(self.keys, hash(key), side="right")
+        return [int(pk) for pk in self.people[at:end].tolist()]
+
+
+def past_employers_index(rows: Iterable[tuple[int, object]]) -> PastEmployers:
+    """The index of (person id, past employers) rows; a list's blank and repeated entries
+    count once or not at all, and a value that is not a list of domains is left out."""
+    keys: array[int] = array("q")
+    people: array[int] = array("q")
+    for person, listed in rows:
+        domains = [listed] if isinstance(listed, str) else listed
+        if not isinstance(domains, list | tuple):
+            continue
+        for key in {employer_key(d) for d in domains if isinstance(d, str)} - {""}:
+            keys.append(hash(key))
+            people.append(person)
+    key_array = np.frombuffer(keys, dtype=np.int64) if keys else np.zeros(0, np.int64)
+    person_array = np.frombuffer(people, dtype=np.int64) if people else np.zeros(0, np.int64)
+    order = np.lexsort((person_array, key_array))
+    return PastEmployers(key_array[order], person_array[order])
 
 
 # --- mentions and merging ----------------------------------------------------------------------

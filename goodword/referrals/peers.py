@@ -13,21 +13,25 @@ prospect found by a relationship or a mention is kept when someone works it, fla
 open deal owned by Sam", or "already being worked by Sam" when the deal is past the first
 open stage and owned by someone other than the ask's owner.
 
-The prospects' index and the mention finder cover every prospect, so they are built once and
-kept in this process, rebuilt when a cheap fingerprint changes (the newest account, the
-prospects' newest update, the newest EventWeek row, the usage window's first week). A stale
-copy could name a prospect that just became a customer or entered a deal, so the final
-candidates are checked against the records on every call.
+The prospects' index and mention finder, and an index of everyone's past employers, cover
+every prospect and person, so they are built once and kept in this process. Each ask first
+reads cheap stamps (the newest account and account update, the newest EventWeek row, the
+newest contact and contact update: one indexed MAX each); when they moved, only the rows
+changed since are read and applied over the copy, and the copy is built afresh when the
+usage window moves on or more than REFRESH_AT_MOST rows changed since its build. A stale copy
+could name a prospect that just became a customer or entered a deal, or a person who opted
+out or left, so the final candidates are checked against the records on every call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef, Q, Sum
 from django.utils import timezone
 
@@ -51,6 +55,9 @@ ALUMNI = 200
 USAGE_WEEKS = 8
 USAGE_KINDS = ("milestone", "goal", "surge")  # moments that say usage made the advocate successful
 LOOKALIKE_ROUNDS = 4  # re-ranks when the best lookalikes turn out to be taken
+REFRESH_AT_MOST = 10_000  # rows changed since a copy's build that are applied over it
+REFRESH_OVERLAP = dt.timedelta(minutes=5)  # a write may commit this long after its stamp
+IN_CHUNK = 2_000  # ids sent to the database in one query
 CHANNELS = {
     "email": "an email",
     "chat": "a chat message",
@@ -73,10 +80,11 @@ def peers_for(
     is the ask's owner (the account's by default): another rep's open deal past the first
     stage reads "already being worked". Raises nothing of its own."""
     prospects = _prospects(now)
+    alumni = _alumni_index()
     profile = _profile(account)
     named = [
         s
-        for s in [*_relationships(account, contact), *_mentions(account, now, prospects)]
+        for s in [*_relationships(account, contact, alumni), *_mentions(account, now, prospects)]
         if s.account_id != account.pk
     ]
     named_ids = sorted({s.account_id for s in named})
@@ -93,22 +101,87 @@ def peers_for(
     return found
 
 
-# --- the cached prospects ----------------------------------------------------------------------
+# --- the cached copies -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """How far a copy has read a table: its newest row and newest update."""
+
+    top: int | None
+    updated: dt.datetime | None
+
+
+def _stamp(model: type[Account] | type[Contact]) -> _Stamp:
+    # One aggregate per query: SQLite answers a lone MIN or MAX from an index, two at once
+    # by reading the table.
+    top = model.objects.aggregate(v=Max("pk"))["v"]
+    return _Stamp(top, model.objects.aggregate(v=Max("updated_at"))["v"])
+
+
+def _changed_since(model: type[Account] | type[Contact], stamp: _Stamp) -> list[int]:
+    """The rows added or updated since `stamp` (those updated up to REFRESH_OVERLAP before
+    it again, so that a write which committed after a later one is not missed); at most
+    one more than REFRESH_AT_MOST."""
+    changed = Q(pk__gt=stamp.top or 0)
+    if stamp.updated is not None:
+        changed |= Q(updated_at__gte=stamp.updated - REFRESH_OVERLAP)
+    rows = model.objects.filter(changed).order_by().values_list("pk", flat=True)
+    return list(rows[: REFRESH_AT_MOST + 1])
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[tuple[int, ...]]:
+    return itertools.batched(sorted(ids), IN_CHUNK, strict=False)
 
 
 @dataclass(frozen=True, eq=False)
 class _Prospects:
-    fingerprint: tuple[Any, ...]
+    """Every prospect as the lookalikes rank them and as texts name them: the copy of the
+    last full build, with the prospects changed since applied over it."""
+
+    accounts: _Stamp
+    weeks: int | None  # the newest EventWeek row read
+    since: dt.date  # the usage window's first week
     index: engine.ProspectIndex
-    mentions: Mentions
+    mentions: Mentions  # the names at the last full build
+    changed: dict[int, str] = field(default_factory=dict)  # since then: id → name ('' gone)
+    changed_mentions: Mentions = field(default_factory=lambda: Mentions({}))
+
+    @property
+    def stamps(self) -> tuple[_Stamp, int | None, dt.date]:
+        return (self.accounts, self.weeks, self.since)
+
+    def find(self, text: str) -> list[Mention]:
+        """The prospects named in `text`, as Mentions.find gives them, by current names."""
+        found = [m for m in self.mentions.find(text) if m.key not in self.changed]
+        found.extend(self.changed_mentions.find(text))
+        return sorted(found, key=lambda m: (m.start, m.key))
 
 
-_cache: dict[str, _Prospects] = {}
+@dataclass(frozen=True, eq=False)
+class _Alumni:
+    """Everyone's past employers: the copy of the last full build, with the people changed
+    since applied over it."""
+
+    contacts: _Stamp
+    index: engine.PastEmployers  # the lists at the last full build
+    changed: dict[int, list[Any]] = field(default_factory=dict)  # since then: id → list
+    changed_index: engine.PastEmployers = field(
+        default_factory=lambda: engine.past_employers_index([])
+    )
+
+    def listing(self, domain: str) -> list[int]:
+        """The people who may list `domain` among their past employers (to be checked)."""
+        found = [pk for pk in self.index.listing(domain) if pk not in self.changed]
+        return sorted([*found, *self.changed_index.listing(domain)])
+
+
+_cache: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
 def peers_cache_clear() -> None:
-    """Forget the prospects' index (tests, and after bulk changes the fingerprint misses)."""
+    """Forget the cached copies (tests, and after bulk changes the stamps miss)."""
     with _lock:
         _cache.clear()
 
@@ -119,46 +192,98 @@ def _usage_since(now: dt.datetime) -> dt.date:
     return today - dt.timedelta(days=today.weekday(), weeks=USAGE_WEEKS - 1)
 
 
-def _fingerprint(now: dt.datetime) -> tuple[Any, ...]:
-    """Changes when an account is added, a prospect is updated through the services (which
-    stamp updated_at, as a change of lifecycle does), an account's first events of a week
-    arrive, or the usage window moves on. What it misses (deletes, raw updates) cannot put
-    a wrong prospect on the list: the candidates are checked against the records."""
+def _newest_week() -> int | None:
     from goodword.signals.models import EventWeek
 
-    newest = Account.objects.aggregate(top=Max("pk"))["top"]
-    prospects = Account.objects.filter(lifecycle=Lifecycle.PROSPECT)
-    updated = prospects.aggregate(last=Max("updated_at"))["last"]
-    weeks = EventWeek.objects.aggregate(top=Max("pk"))["top"]
-    return (newest, updated, weeks, _usage_since(now))
+    top: int | None = EventWeek.objects.aggregate(top=Max("pk"))["top"]
+    return top
 
 
 def _prospects(now: dt.datetime) -> _Prospects:
-    fingerprint = _fingerprint(now)
-    cached = _cache.get("prospects")
-    if cached is not None and cached.fingerprint == fingerprint:
+    """The prospects' copy, brought up to date when an account was added or updated through
+    the services (which stamp updated_at, as a change of lifecycle does), an account's
+    first events of a week arrived, or the usage window moved on. What the stamps miss
+    (deletes, raw updates) cannot put a wrong prospect on the list: the candidates are
+    checked against the records."""
+    accounts, weeks, since = _stamp(Account), _newest_week(), _usage_since(now)
+    cached: _Prospects | None = _cache.get("prospects")
+    if cached is not None and cached.stamps == (accounts, weeks, since):
         return cached
-    with _lock:  # one thread builds; the others wait for its copy
+    with _lock:  # one thread refreshes; the others wait for its copy
         cached = _cache.get("prospects")
-        if cached is None or cached.fingerprint != fingerprint:
-            cached = _cache["prospects"] = _build(fingerprint, now)
+        if cached is None or cached.stamps != (accounts, weeks, since):
+            cached = _cache["prospects"] = _refresh(cached, accounts, weeks, now)
         return cached
 
 
-def _build(fingerprint: tuple[Any, ...], now: dt.datetime) -> _Prospects:
+def _refresh(
+    old: _Prospects | None, accounts: _Stamp, weeks: int | None, now: dt.datetime
+) -> _Prospects:
+    """The copy with the prospects changed since `old` applied, or built afresh when there is
+    no copy, the usage window moved on, or too much changed to apply row by row."""
+    if old is None or old.since != _usage_since(now):
+        return _build(accounts, weeks, now)
+    touched = set(_changed_since(Account, old.accounts))
+    if weeks != old.weeks:
+        from goodword.signals.models import EventWeek
+
+        new_weeks = EventWeek.objects.filter(pk__gt=old.weeks or 0).order_by()
+        touched.update(new_weeks.values_list("account_id", flat=True)[: REFRESH_AT_MOST + 1])
+    if len(touched) > REFRESH_AT_MOST:
+        return _build(accounts, weeks, now)
+    rows = _prospect_rows(touched, now)
+    # Only prospects, then and now, matter: a customer's new events are not tracked.
+    left = {pk for pk in touched if pk in old.changed or old.index.position(pk) is not None}
+    changed = {**old.changed, **dict.fromkeys(left, ""), **{r.id: r.name for r in rows}}
+    if len(changed) > REFRESH_AT_MOST:
+        return _build(accounts, weeks, now)
+    return _Prospects(
+        accounts,
+        weeks,
+        old.since,
+        engine.index_update(old.index, rows, remove_ids=touched),
+        old.mentions,
+        changed,
+        Mentions({pk: name for pk, name in changed.items() if name}),
+    )
+
+
+def _usage(now: dt.datetime, ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Prospects' events in the usage window, by account (of `ids` only, when given)."""
     from goodword.signals.models import EventWeek
 
-    since = _usage_since(now)
-    usage = dict(
-        EventWeek.objects.filter(
-            week__gte=since,
-            week__lte=now.astimezone(dt.UTC).date(),
-            account__lifecycle=Lifecycle.PROSPECT,
-        )
-        .values("account_id")
-        .annotate(n=Sum("events"))
-        .values_list("account_id", "n")
+    weeks = EventWeek.objects.filter(
+        week__gte=_usage_since(now),
+        week__lte=now.astimezone(dt.UTC).date(),
+        account__lifecycle=Lifecycle.PROSPECT,
     )
+    per_account = weeks.values("account_id").annotate(n=Sum("events")).order_by()
+    if ids is None:
+        return dict(per_account.values_list("account_id", "n"))
+    found: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        found.update(per_account.filter(account_id__in=chunk).values_list("account_id", "n"))
+    return found
+
+
+def _prospect_rows(ids: Iterable[int], now: dt.datetime) -> list[engine.ProspectRow]:
+    """The prospects among `ids`, with their usage."""
+    wanted = set(ids)
+    usage = _usage(now, wanted)
+    found: list[engine.ProspectRow] = []
+    for chunk in _chunks(wanted):
+        prospects = Account.objects.filter(pk__in=chunk, lifecycle=Lifecycle.PROSPECT)
+        found.extend(
+            engine.ProspectRow(pk, name, industry, employees, country, usage.get(pk, 0))
+            for pk, name, industry, employees, country in prospects.order_by().values_list(
+                "pk", "name", "industry", "employees", "country"
+            )
+        )
+    return found
+
+
+def _build(accounts: _Stamp, weeks: int | None, now: dt.datetime) -> _Prospects:
+    usage = _usage(now)
     rows = (
         Account.objects.filter(lifecycle=Lifecycle.PROSPECT)
         .order_by()
@@ -176,14 +301,46 @@ def _build(fingerprint: tuple[Any, ...], now: dt.datetime) -> _Prospects:
         events=[usage.get(pk, 0) for pk in ids],
         usage_window=f"in the last {USAGE_WEEKS} weeks",
     )
-    return _Prospects(fingerprint, index, Mentions(dict(zip(ids, names, strict=True))))
+    mentions = Mentions(dict(zip(ids, names, strict=True)))
+    return _Prospects(accounts, weeks, _usage_since(now), index, mentions)
+
+
+def _alumni_index() -> _Alumni:
+    """Everyone's past employers, brought up to date when a person was added or updated
+    through the services (which stamp updated_at). People deleted, opted out or at an
+    account that is no longer a prospect are left out when the candidates are read."""
+    contacts = _stamp(Contact)
+    cached: _Alumni | None = _cache.get("alumni")
+    if cached is not None and cached.contacts == contacts:
+        return cached
+    with _lock:
+        cached = _cache.get("alumni")
+        if cached is None or cached.contacts != contacts:
+            cached = _cache["alumni"] = _refresh_alumni(cached, contacts)
+        return cached
+
+
+def _refresh_alumni(old: _Alumni | None, contacts: _Stamp) -> _Alumni:
+    """The copy with the people changed since `old` applied, or built afresh when there is
+    no copy or more than REFRESH_AT_MOST people changed since its build."""
+    touched = set() if old is None else set(_changed_since(Contact, old.contacts))
+    if old is None or len(touched | old.changed.keys()) > REFRESH_AT_MOST:
+        listed = Contact.objects.exclude(past_employers=[]).order_by()
+        rows = listed.values_list("pk", "past_employers").iterator(chunk_size=20_000)
+        return _Alumni(contacts, engine.past_employers_index(rows))
+    changed: dict[int, Any] = {**old.changed, **{pk: [] for pk in touched}}
+    for chunk in _chunks(touched):
+        people = Contact.objects.filter(pk__in=chunk).order_by()
+        changed.update(people.values_list("pk", "past_employers"))
+    index = engine.past_employers_index(changed.items())
+    return _Alumni(contacts, old.index, changed, index)
 
 
 # --- relationships -----------------------------------------------------------------------------
 
 
-def _relationships(account: Account, contact: Contact | None) -> list[Suggestion]:
-    return [*_former_employers(contact), *_alumni(account)]
+def _relationships(account: Account, contact: Contact | None, alumni: _Alumni) -> list[Suggestion]:
+    return [*_former_employers(contact), *_alumni(account, alumni)]
 
 
 def _domain_variants(domain: str) -> list[str]:
@@ -215,18 +372,15 @@ def _former_employers(contact: Contact | None) -> list[Suggestion]:
     ]
 
 
-def _alumni(account: Account) -> list[Suggestion]:
-    """People at prospects whose past employers list the advocate account's domain."""
+def _alumni(account: Account, alumni: _Alumni) -> list[Suggestion]:
+    """People at prospects whose past employers list the advocate account's domain: the
+    first ALUMNI by company and name."""
     home = account.domain.strip().lower().removeprefix("www.")
-    if not home:
-        return []
-    people = (
-        Contact.objects.filter(_lists_domain(home), account__lifecycle=Lifecycle.PROSPECT)
-        .filter(opted_out_at__isnull=True)
-        .exclude(account=account)
-        .select_related("account")
-        .order_by("account__name", "last_name", "first_name", "pk")[:ALUMNI]
-    )
+    people = [
+        person
+        for person in _alumni_people(account, alumni.listing(home) if home else [])
+        if home in [engine.employer_key(d) for d in person.past_employers or []]
+    ]
     return [
         Suggestion(
             account_id=person.account_id,
@@ -238,17 +392,29 @@ def _alumni(account: Account) -> list[Suggestion]:
             contact_id=person.pk,
         )
         for person in people
-        if home in [str(d).strip().lower() for d in person.past_employers or []]
     ]
 
 
-def _lists_domain(domain: str) -> Q:
-    """Contacts whose past employers may include `domain` (checked exactly afterwards).
-    PostgreSQL's jsonb containment can use a GIN index on past_employers; SQLite has no
-    containment for JSON, so a text search narrows the rows there."""
-    if connection.features.supports_json_field_contains:
-        return Q(past_employers__contains=[domain])
-    return Q(past_employers__icontains=domain)
+def _alumni_people(account: Account, ids: list[int]) -> list[Contact]:
+    """The people of `ids` at a prospect other than `account`, not opted out: the first
+    ALUMNI by company and name. More ids than IN_CHUNK are sent a chunk at a time (the
+    database takes only so many at once) and the first ALUMNI picked here, sorting their
+    names as Python does."""
+    order = ("account__name", "last_name", "first_name", "pk")
+    people = (
+        Contact.objects.filter(account__lifecycle=Lifecycle.PROSPECT, opted_out_at__isnull=True)
+        .exclude(account=account)
+        .select_related("account")
+        .order_by(*order)
+    )
+    if len(ids) <= IN_CHUNK:
+        return list(people.filter(pk__in=ids)[:ALUMNI]) if ids else []
+    best: list[tuple[Any, ...]] = []
+    for chunk in _chunks(ids):
+        best.extend(people.filter(pk__in=chunk).values_list(*order))
+    chosen = [row[-1] for row in sorted(best)[:ALUMNI]]
+    found = {p.pk: p for p in people.filter(pk__in=chosen)}
+    return [found[pk] for pk in chosen]
 
 
 def _alumnus_reason(person: Contact, account: Account) -> str:
@@ -310,7 +476,7 @@ def _mentions(account: Account, now: dt.datetime, prospects: _Prospects) -> list
     reasons: dict[int, list[str]] = {}
     more: dict[int, int] = {}
     for item in _texts(account, now):  # newest first: a prospect's first text is its newest
-        for mention in prospects.mentions.find(item.text):
+        for mention in prospects.find(item.text):
             key = mention.key
             if key not in scores:
                 scores[key] = engine.mention_score((now - item.at).total_seconds() / 86_400)

@@ -296,3 +296,150 @@ def test_merging_leaves_its_inputs_alone() -> None:
 )
 def test_a_newer_mention_scores_higher(age_days: float, score: float) -> None:
     assert peers.mention_score(age_days) == score
+
+
+# --- past employers ----------------------------------------------------------------------
+
+
+def test_past_employers_find_everyone_who_lists_a_domain() -> None:
+    # given people listing past employers, with case, spaces, repeats and blanks
+    index = peers.past_employers_index(
+        [
+            (7, ["Acme.io ", "globex.com"]),
+            (3, ["acme.io", "acme.io", ""]),
+            (5, ["globex.com"]),
+            (9, []),
+        ]
+    )
+
+    # when the people who worked at acme.io are looked up
+    found = index.listing(" ACME.IO")
+
+    # then each of them is there once, by id
+    assert found == [3, 7]
+    assert index.listing("globex.com") == [5, 7]
+    assert len(index) == 4  # one row per (domain, person)
+
+
+def test_a_domain_nobody_lists_or_a_blank_one_finds_nobody() -> None:
+    index = peers.past_employers_index([(1, ["acme.io"])])
+    assert index.listing("initech.com") == []
+    assert index.listing("  ") == []
+    assert peers.past_employers_index([]).listing("acme.io") == []
+
+
+def test_values_that_are_not_lists_of_domains_are_read_as_well_as_they_can_be() -> None:
+    # given a bare string, a missing value, and a list holding a number
+    index = peers.past_employers_index([(1, "acme.io"), (2, None), (3, [42, "globex.com"])])
+
+    # then the string is one domain and the number is skipped
+    assert index.listing("acme.io") == [1]
+    assert index.listing("42") == []
+    assert index.listing("globex.com") == [3]
+
+
+def test_past_employers_agree_with_a_plain_search_of_every_list() -> None:
+    # given 5,000 people listing up to three of 300 domains
+    rng = random.Random(3)
+    domains = [f"company{i}.example" for i in range(300)]
+    rows = [(pk, rng.sample(domains, rng.randrange(4))) for pk in rng.sample(range(10**6), 5000)]
+    index = peers.past_employers_index(rows)
+
+    # then every domain's lookup is exactly the people whose lists hold it
+    for domain in domains:
+        expected = sorted(pk for pk, listed in rows if domain in listed)
+        assert index.listing(domain) == expected
+
+
+# --- updating the index ------------------------------------------------------------------
+
+
+def decoded(index: peers.ProspectIndex) -> list[tuple[object, ...]]:
+    """Each prospect's values as the index holds them, labels spelled out."""
+
+    def label(labels: tuple[str, ...], code: int) -> str:
+        return labels[code] if code >= 0 else ""
+
+    return [
+        (
+            int(index.ids[at]),
+            index.names[at],
+            label(index.industries, int(index.industry[at])),
+            int(index.band[at]),
+            label(index.countries, int(index.country[at])),
+            int(index.usage[at]),
+            int(index.events[at]),
+        )
+        for at in range(len(index))
+    ]
+
+
+def test_an_updated_index_equals_one_built_from_the_changed_rows() -> None:
+    # given the index of six prospects, trying the product
+    index = peers.build_index(ROWS, usage_window="in the last 8 weeks")
+
+    # when Hooli changes, a prospect in a new industry and country arrives and two leave
+    changed = [
+        ProspectRow(3, "Hooli Health", "Healthcare", 40, "FR", events=50),
+        ProspectRow(9, "Soylent", "Food", None, "BR", events=0),
+        ProspectRow(0, "Aardvark", "software", 300, "us", events=7),
+    ]
+    updated = peers.index_update(index, changed, remove_ids=[5, 6, 42])
+
+    # then it holds what an index built from the records now would hold
+    now = [r for r in ROWS if r.id not in {3, 5, 6}] + changed
+    assert decoded(updated) == decoded(peers.build_index(now))
+    assert updated.usage_window == "in the last 8 weeks"
+    assert updated.has_usage
+    # and it ranks as that index does; the old index is left as it was
+    assert ranked(peers.rank(updated, ADVOCATE, limit=10)) == [
+        (0, 0.85),
+        (1, 0.85),
+        (2, 0.7),
+        (4, 0.4),
+    ]
+    assert decoded(index) == decoded(peers.build_index(ROWS))
+
+
+def test_updating_with_nothing_changes_nothing_and_usage_can_go() -> None:
+    index = peers.build_index([ProspectRow(1, "Globex", "Software", 300, "US", events=5)])
+    assert decoded(peers.index_update(index, [])) == decoded(index)
+    quiet = peers.index_update(index, [ProspectRow(1, "Globex", "Software", 300, "US")])
+    assert not quiet.has_usage
+    assert len(peers.index_update(index, [], remove_ids=[1])) == 0
+
+
+@pytest.mark.parametrize("new_ids", ["above", "among"])
+def test_random_updates_equal_a_build_from_the_changed_rows(new_ids: str) -> None:
+    # given 500 prospects with gaps between their ids
+    rng = random.Random(11 if new_ids == "above" else 12)
+
+    def row(pk: int) -> ProspectRow:
+        return ProspectRow(
+            pk,
+            f"P{pk}-{rng.randrange(99)}",
+            rng.choice(["Software", "Retail", "Mining", ""]),
+            rng.choice([None, 5, 300, 20_000]),
+            rng.choice(["US", "GB", "NZ", ""]),
+            rng.choice([0, 0, 4, 900]),
+        )
+
+    rows = {pk: row(pk) for pk in range(10, 5010, 10)}
+    index = peers.build_index(rows.values())
+
+    # when 40 change, 30 leave (some of them also passed as changed, as a refresh of the
+    # records passes every id it touched) and 20 arrive
+    changed = [row(pk) for pk in rng.sample(sorted(rows), 40)]
+    leaving = rng.sample(sorted(set(rows) - {r.id for r in changed}), 30)
+    arriving = [
+        row(pk)
+        for pk in rng.sample(range(5010, 9000) if new_ids == "above" else range(5, 5000, 10), 20)
+    ]
+    touched = [*leaving, *(r.id for r in changed[:10])]
+    updated = peers.index_update(index, [*changed, *arriving], remove_ids=touched)
+
+    # then the index is the one a build from the records now would give
+    now = {**rows, **{r.id: r for r in [*changed, *arriving]}}
+    for pk in leaving:
+        del now[pk]
+    assert decoded(updated) == decoded(peers.build_index(now.values()))

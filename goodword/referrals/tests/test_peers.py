@@ -11,9 +11,17 @@ from typing import Any
 import pytest
 
 from goodword.crm.models import Account, Contact, Lifecycle, Stage
-from goodword.crm.services import account_create, contact_create, deal_create, task_create
+from goodword.crm.services import (
+    account_create,
+    account_update,
+    contact_create,
+    contact_update,
+    deal_create,
+    task_create,
+)
 from goodword.engine.peers import Suggestion
 from goodword.moments.models import Moment
+from goodword.referrals import peers
 from goodword.referrals.peers import peers_cache_clear, peers_for
 from goodword.signals.models import EventWeek, Message, Ticket
 from goodword.users.models import User
@@ -362,3 +370,138 @@ def test_a_prospect_named_often_shows_its_newest_three_quotes(
 
 def test_nothing_to_go_on_is_an_empty_list(account: Account) -> None:
     assert peers_for(account=account, contact=None, now=NOW) == []
+
+
+# --- the cached copies follow the records --------------------------------------------------
+
+
+def alumni_names(account: Account, contact: Contact) -> list[str]:
+    found = peers_for(account=account, contact=contact, now=NOW, limit=100)
+    return sorted(s.name for s in found if s.contact_id is not None)
+
+
+def test_the_cache_notices_a_contact_changed_or_added(
+    world: dict[str, Account], account: Account, contact: Contact, rep: User
+) -> None:
+    # given the list once made (Dana Lee at Soylent, once at Acme, is its only alumna)
+    assert alumni_names(account, contact) == ["Dana Lee"]
+
+    # when Dana's past employers change, and someone at Vandelay who once worked at Acme
+    # is added
+    dana = Contact.objects.get(email="dana@soylent.example")
+    contact_update(actor=rep, contact=dana, data={"past_employers": "globex.com"})
+    person(world["vandelay"], "Art", "Vandelay", past_employers="initech.com; ACME.io")
+
+    # then the next list has the newcomer and not Dana
+    assert alumni_names(account, contact) == ["Art Vandelay"]
+
+
+def test_a_renamed_prospect_is_found_by_its_new_name_only(
+    world: dict[str, Account], account: Account, contact: Contact, rep: User
+) -> None:
+    # given the list once made, and a message naming a prospect by a name it will take
+    message(account, "Ada says Initrode Partners are looking at tools", days_ago=3)
+    before = {s.company for s in peers_for(account=account, contact=contact, now=NOW)}
+    assert "Vandelay Imports" in before
+
+    # when Vandelay Imports is renamed Initrode Partners through the services
+    account_update(actor=rep, account=world["vandelay"], data={"name": "Initrode Partners"})
+    found = {s.company: s for s in peers_for(account=account, contact=contact, now=NOW)}
+
+    # then the new name's mention counts, the old name's call notes no longer do
+    assert "Vandelay Imports" not in found
+    assert found["Initrode Partners"].reasons == [
+        "named in an email on 10 March 2026: “Ada says Initrode Partners are looking at tools”"
+    ]
+
+
+def test_a_change_is_applied_over_the_copy_not_rebuilt(
+    world: dict[str, Account], account: Account, contact: Contact, rep: User
+) -> None:
+    # given the copies made once
+    peers_for(account=account, contact=contact, now=NOW)
+    built = peers._cache["prospects"]
+
+    # when Soylent moves into software, Acme's size, and starts using the product
+    account_update(
+        actor=rep,
+        account=world["soylent"],
+        data={"industry": "Software", "employees": 300, "country": "US"},
+    )
+    EventWeek.objects.create(account=world["soylent"], week=dt.date(2026, 3, 9), events=1000)
+    found = {s.company: s for s in peers_for(account=account, contact=contact, now=NOW)}
+
+    # then the copy took the change over the same build, and Soylent now looks alike
+    after = peers._cache["prospects"]
+    assert after is not built
+    assert after.mentions is built.mentions
+    assert found["Soylent Foods"].score == 2.5 + 1.0
+    assert found["Soylent Foods"].reasons[1:] == [
+        SAME,
+        f"already using the product: 1,000 events in the last 8 weeks ({USAGE})",
+    ]
+
+
+def test_a_prospect_that_becomes_a_customer_leaves_the_copy(
+    world: dict[str, Account], account: Account, contact: Contact, rep: User
+) -> None:
+    # given the copies made once
+    peers_for(account=account, contact=contact, now=NOW)
+    assert peers._cache["prospects"].index.position(world["stark"].pk) is not None
+
+    # when Stark becomes a customer through the services, and Acme's usage grows
+    account_update(actor=rep, account=world["stark"], data={"lifecycle": "customer"})
+    EventWeek.objects.create(account=account, week=dt.date(2026, 3, 9), events=50)
+    found = [s.company for s in peers_for(account=account, contact=contact, now=NOW)]
+
+    # then Stark is out of the index and the list; customers are not tracked as changed
+    copy = peers._cache["prospects"]
+    assert "Stark Software" not in found
+    assert copy.index.position(world["stark"].pk) is None
+    assert copy.changed[world["stark"].pk] == ""
+    assert account.pk not in copy.changed
+    assert world["initech"].pk not in copy.changed
+
+
+def test_too_many_changes_or_a_new_usage_window_build_the_copy_afresh(
+    world: dict[str, Account],
+    account: Account,
+    contact: Contact,
+    rep: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given the copies made once, and room to apply two changed accounts over them
+    peers_for(account=account, contact=contact, now=NOW)
+    built = peers._cache["prospects"]
+    monkeypatch.setattr(peers, "REFRESH_AT_MOST", 2)
+
+    # when a third account changes
+    software("Acme Clone", "clone.example")
+    found = [s.company for s in peers_for(account=account, contact=contact, now=NOW)]
+
+    # then the copy is built again, and holds the newcomer
+    rebuilt = peers._cache["prospects"]
+    assert rebuilt.mentions is not built.mentions
+    assert not rebuilt.changed
+    assert "Acme Clone" in found
+    # and a week later, when the usage window has moved on, once more
+    peers_for(account=account, contact=contact, now=NOW + dt.timedelta(days=7))
+    assert peers._cache["prospects"].mentions is not rebuilt.mentions
+
+
+def test_many_alumni_are_read_a_chunk_at_a_time_and_the_first_by_name_kept(
+    world: dict[str, Account], account: Account, contact: Contact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given five more alumni of Acme at Stark, and three alumni kept at most
+    for first in ("Eve", "Cy", "Bo", "Al", "Di"):
+        person(world["stark"], first, "Stark", past_employers="acme.io")
+    monkeypatch.setattr(peers, "ALUMNI", 3)
+    in_one_query = peers._alumni(account, peers._alumni_index())
+
+    # when their ids are sent to the database two at a time
+    monkeypatch.setattr(peers, "IN_CHUNK", 2)
+    in_chunks = peers._alumni(account, peers._alumni_index())
+
+    # then both ways keep the first three by company and name
+    assert [s.name for s in in_chunks] == ["Dana Lee", "Al Stark", "Bo Stark"]
+    assert in_chunks == in_one_query
