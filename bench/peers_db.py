@@ -61,7 +61,8 @@ from functools import wraps
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from bench.crm import ensure_database
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -213,7 +214,7 @@ def _commit() -> str:
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
     if args.child == "postgres":
-        ensure_postgres(args.database_url)
+        ensure_database(args.database_url)
         os.environ["DATABASE_URL"] = args.database_url
     else:
         args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,23 +230,6 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"server": _server_version(), "fill": ensure_data(args)}
     figures.update(measure(args))
     return figures
-
-
-def ensure_postgres(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _server_version() -> str:
