@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 LEGAL_FORMS = frozenset(
@@ -64,6 +64,7 @@ LEGAL_FORMS = frozenset(
     ]
 )
 TYPO_MIN_LETTERS = 6  # words this long may carry one typo
+NEAR_MEMO = 100_000  # words of texts whose near names' words are remembered
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
 
@@ -96,29 +97,43 @@ class Mention:
 
 
 class Mentions:
-    """Find prospects named in texts. Built once for many texts: an index from each name's
-    first word (and, for typos, from its first word's letters less one) to the names."""
+    """Find prospects named in texts. Built once for many texts, as three indexes: the names
+    of one word; the names of several words by their first word, then their second; and,
+    for typos, every first or second word of six letters or more by itself and by its
+    letters less one. Words within one typo of a text's word are then found with a few
+    lookups, and only the names whose first two words fit the text's are compared word by
+    word, not every name sharing a first word (a thousand at a million prospects)."""
 
     def __init__(self, names: Mapping[int, str]) -> None:
         self._names: dict[int, tuple[str, ...]] = {}
-        self._by_first: dict[str, list[int]] = defaultdict(list)
-        self._by_deletion: dict[str, list[int]] = defaultdict(list)
+        self._single: dict[str, list[int]] = defaultdict(list)
+        by_first: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        long_words: set[str] = set()
         for key, name in names.items():
             tokens = tuple(normalise(name).split())
             if not tokens or (len(tokens) == 1 and len(tokens[0]) < 3):
                 continue
             self._names[key] = tokens
-            self._by_first[tokens[0]].append(key)
-            if len(tokens) > 1 and len(tokens[0]) >= TYPO_MIN_LETTERS:  # typos: see find
-                for variant in _deletions(tokens[0]):
-                    self._by_deletion[variant].append(key)
+            if len(tokens) == 1:
+                self._single[tokens[0]].append(key)
+                continue
+            by_first[tokens[0]][tokens[1]].append(key)
+            long_words.update(w for w in tokens[:2] if len(w) >= TYPO_MIN_LETTERS)
+        self._by_first = {first: dict(by_second) for first, by_second in by_first.items()}
+        # Two words one typo apart share a form: one of them, or both less one letter.
+        self._memo: dict[str, list[str]] = {}
+        self._forms: dict[str, list[str]] = defaultdict(list)
+        for word in long_words:
+            self._forms[word].append(word)
+            for form in _deletions(word):
+                self._forms[form].append(word)
 
     def find(self, text: str) -> list[Mention]:
         """Each prospect named in `text`, once, at its first (exact before typo) mention."""
         found: dict[int, Mention] = {}
         tokens = words(text)
-        for i, (word, start, _) in enumerate(tokens):
-            for key in self._candidates(word):
+        for i, (_, start, _) in enumerate(tokens):
+            for key in self._candidates(tokens, i):
                 name = self._names[key]
                 exact = _matches(name, tokens, i)
                 if exact is None:
@@ -131,14 +146,39 @@ class Mentions:
                     found[key] = Mention(key, said, start, exact)
         return sorted(found.values(), key=lambda m: (m.start, m.key))
 
-    def _candidates(self, word: str) -> Iterable[int]:
-        keys = dict.fromkeys(self._by_first.get(word, ()))
-        if len(word) >= TYPO_MIN_LETTERS - 1:  # one letter short of a long name, perhaps
-            keys.update(dict.fromkeys(self._by_deletion.get(word, ())))
-            for variant in _deletions(word):
-                keys.update(dict.fromkeys(self._by_deletion.get(variant, ())))
-                keys.update(dict.fromkeys(self._by_first.get(variant, ())))
-        return keys
+    def _candidates(self, tokens: list[tuple[str, int, int]], i: int) -> Iterator[int]:
+        """The names that may start at the i-th word: exactly, or with one typo in their
+        first or second word (a typo further on leaves the first two exact)."""
+        word = tokens[i][0]
+        yield from self._single.get(word, ())
+        if i + 1 == len(tokens):
+            return
+        following = tokens[i + 1][0]
+        by_second = self._by_first.get(word)
+        if by_second is not None:
+            yield from by_second.get(following, ())
+            for second in self._near(following):
+                yield from by_second.get(second, ())
+        for first in self._near(word):
+            yield from self._by_first.get(first, {}).get(following, ())
+
+    def _near(self, word: str) -> list[str]:
+        """The long first or second words of names one typo from `word`, remembered for the
+        next texts (the words of messages repeat; the memo is dropped when it grows large)."""
+        found = self._memo.get(word)
+        if found is None:
+            found = []
+            if len(word) >= TYPO_MIN_LETTERS - 1:
+                seen = {word}
+                for form in (word, *_deletions(word)):
+                    for other in self._forms.get(form, ()):
+                        if other not in seen and one_typo(word, other):
+                            seen.add(other)
+                            found.append(other)
+            if len(self._memo) >= NEAR_MEMO:
+                self._memo.clear()
+            self._memo[word] = found
+        return found
 
 
 def _matches(name: tuple[str, ...], tokens: list[tuple[str, int, int]], at: int) -> bool | None:
@@ -181,5 +221,7 @@ def _deletions(word: str) -> set[str]:
 
 
 def _plain(word: str) -> str:
+    if word.isascii():  # most words: no accents to take off
+        return word.lower().replace("'", "")
     decomposed = unicodedata.normalize("NFKD", word.casefold())
     return "".join(c for c in decomposed if c.isalnum())

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from goodword.engine.companies import Mention, Mentions, normalise, one_typo
+from goodword.engine.companies import Mention, Mentions, normalise, one_typo, words
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,51 @@ def test_a_prospect_is_found_in_a_text_that_names_it(name: str, before: str) -> 
     title = name.capitalize()
     index = Mentions({9: f"{title} Ltd"})
     assert [(m.key, m.said, m.exact) for m in index.find(f"{before}{title}.")] == [(9, title, True)]
+
+
+def every_mention(names: dict[int, str], text: str) -> list[tuple[int, str, bool]]:
+    """What Mentions.find must give, the slow way: every name tried at every word."""
+    tokens = words(text)
+    found: dict[int, tuple[int, str, bool]] = {}
+    for key, name in names.items():
+        normal = tuple(normalise(name).split())
+        if not normal or (len(normal) == 1 and len(normal[0]) < 3):
+            continue
+        for i in range(len(tokens) - len(normal) + 1):
+            said = text[tokens[i][1] : tokens[i + len(normal) - 1][2]]
+            got = [w for w, _, _ in tokens[i : i + len(normal)]]
+            typos = [
+                (a, b) for a, b in zip(got, normal, strict=True) if a != b
+            ]  # fmt: skip
+            if len(typos) > 1 or (typos and len(normal) == 1):
+                continue
+            if typos and (len(typos[0][1]) < 6 or not one_typo(*typos[0])):
+                continue
+            if len(normal) == 1 and not said[:1].isupper():
+                continue
+            if key not in found or (not typos and not found[key][2]):
+                found[key] = (tokens[i][1], said, not typos)
+    ordered = sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))
+    return [(key, said, exact) for key, (_, said, exact) in ordered]
+
+
+WORDS = ["harbor", "harbour", "hrabor", "globex", "globx", "logistics", "logistic", "blue", "Blue"]
+# Words of a small alphabet: many of them one typo apart, in every way.
+ANY_WORD = st.one_of(st.sampled_from(WORDS), st.text(alphabet="abC", min_size=4, max_size=7))
+
+
+@given(
+    names=st.dictionaries(
+        st.integers(0, 30),
+        st.lists(ANY_WORD, min_size=1, max_size=3).map(" ".join),
+        max_size=12,
+    ),
+    text=st.lists(st.one_of(ANY_WORD, st.sampled_from(["and", "at", "."])), max_size=14).map(
+        " ".join
+    ),
+)
+def test_the_index_finds_what_trying_every_name_at_every_word_finds(
+    names: dict[int, str], text: str
+) -> None:
+    found = [(m.key, m.said, m.exact) for m in Mentions(names).find(text)]
+    assert found == every_mention(names, text)
