@@ -168,12 +168,16 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from goodword.crm.api import router as crm_router
+    from goodword.handoffs.api import router as handoffs_router
     from goodword.moments.api import router as moments_router
     from goodword.referrals.api import router as referrals_router
+    from goodword.reports.api import router as reports_router
 
     api.add_router("/", crm_router)
     api.add_router("/", moments_router)
     api.add_router("/", referrals_router)
+    api.add_router("/", handoffs_router)
+    api.add_router("/", reports_router)
 
 
 _register_routers()

@@ -86,6 +86,8 @@ def serve(host: str, port: int, workers: int) -> None:
         "-m",
         "gunicorn",
         "goodword.wsgi:application",
+        "--config",
+        "python:goodword.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
         "--workers",

@@ -31,6 +31,12 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _peers_built_in_the_request(settings: Any) -> None:
+    """Copies for whom to ask for built in a thread would outlive the test's database."""
+    settings.PEERS_BUILD_IN_BACKGROUND = False
+
+
+@pytest.fixture(autouse=True)
 def _own_event_store(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A DuckDB event store per test: one process may open a DuckDB file at a time, and
     test workers run side by side."""

@@ -66,6 +66,10 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 COMPANY_NAME = os.environ.get("GOODWORD_COMPANY_NAME", "").strip()
 PRODUCT_NAME = os.environ.get("GOODWORD_PRODUCT_NAME", "").strip() or COMPANY_NAME
 HOME_CURRENCY = os.environ.get("HOME_CURRENCY", "USD")
+# Whom to ask for reads in-memory copies of every prospect; when one must be built afresh
+# (the usage window moved on, a bulk change), the old copy serves while a thread builds the
+# new one. Tests build in the request instead: a thread would outlive the test's database.
+PEERS_BUILD_IN_BACKGROUND = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -82,6 +86,8 @@ INSTALLED_APPS = [
     "goodword.signals",
     "goodword.moments",
     "goodword.referrals",
+    "goodword.handoffs",
+    "goodword.reports",
 ]
 
 MIDDLEWARE = [

@@ -17,4 +17,6 @@ urlpatterns = [
     path("", include("goodword.moments.urls")),
     path("", include("goodword.crm.urls")),
     path("", include("goodword.referrals.urls")),
+    path("", include("goodword.handoffs.urls")),
+    path("", include("goodword.reports.urls")),
 ]

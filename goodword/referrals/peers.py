@@ -18,7 +18,8 @@ every prospect and person, so they are built once and kept in this process. Each
 reads cheap stamps (the newest account and account update, the newest EventWeek row, the
 newest contact and contact update: one indexed MAX each); when they moved, only the rows
 changed since are read and applied over the copy, and the copy is built afresh when the
-usage window moves on or more than REFRESH_AT_MOST rows changed since its build. A stale copy
+usage window moves on or more than REFRESH_AT_MOST rows changed since its build: in a thread,
+the old copy answering meanwhile, so that no ask waits seconds for it. A stale copy
 could name a prospect that just became a customer or entered a deal, or a person who opted
 out or left, so the final candidates are checked against the records on every call.
 """
@@ -27,11 +28,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.db import connections
 from django.db.models import Exists, Max, Min, OuterRef, Q, Sum
 from django.utils import timezone
 
@@ -44,7 +48,8 @@ from goodword.engine.peers import Suggestion
 if TYPE_CHECKING:
     from goodword.users.models import User
 
-__all__ = ["Suggestion", "peers_cache_clear", "peers_for"]
+__all__ = ["Suggestion", "peers_cache_clear", "peers_cache_wait", "peers_cache_warm", "peers_for"]
+logger = logging.getLogger(__name__)
 
 MENTION_WINDOW = dt.timedelta(days=365)
 TEXTS_PER_SOURCE = 200  # newest messages, tickets and notes read for mentions, each
@@ -178,12 +183,80 @@ class _Alumni:
 
 _cache: dict[str, Any] = {}
 _lock = threading.Lock()
+_building: dict[str, threading.Thread] = {}  # copies being built afresh, by name
 
 
 def peers_cache_clear() -> None:
     """Forget the cached copies (tests, and after bulk changes the stamps miss)."""
+    peers_cache_wait()
     with _lock:
         _cache.clear()
+
+
+def peers_cache_wait() -> None:
+    """Wait for the copies being built afresh in the background."""
+    while _building:
+        with _lock:
+            threads = list(_building.values())
+        for thread in threads:
+            thread.join()
+
+
+def _afresh[T](name: str, old: T | None, build: Callable[[], T]) -> T:
+    """`build()`, or, with PEERS_BUILD_IN_BACKGROUND and an old copy, `old` while a thread
+    builds the new copy (one at a time per name): a full build takes seconds at a million
+    prospects, and serving the old copy that long is safe, as every candidate is checked
+    against the records. Called holding _lock."""
+    if old is None or not settings.PEERS_BUILD_IN_BACKGROUND:
+        return build()
+    _start(name, build)
+    return old
+
+
+def peers_cache_warm() -> None:
+    """Build the copies in threads now (a web process starting), so that its first ask does
+    not wait seconds for them."""
+
+    def prospects() -> _Prospects:
+        return _build(_stamp(Account), _newest_week(), timezone.now())
+
+    def alumni() -> _Alumni:
+        return _build_alumni(_stamp(Contact))
+
+    with _lock:
+        for name, build in (("prospects", prospects), ("alumni", alumni)):
+            if name not in _cache:
+                _start(name, build)
+
+
+def _start(name: str, build: Callable[[], Any]) -> None:
+    """Build the `name` copy in a thread, unless one is at it. Called holding _lock."""
+    if name not in _building:
+        thread = threading.Thread(
+            target=_build_in_background, args=(name, build), name=f"peers-{name}", daemon=True
+        )
+        _building[name] = thread
+        thread.start()
+
+
+def _first_copy(name: str) -> None:
+    """Wait for the first `name` copy when a thread is building it (the process is warming)."""
+    thread = _building.get(name)
+    if name not in _cache and thread is not None:
+        thread.join()
+
+
+def _build_in_background(name: str, build: Callable[[], Any]) -> None:
+    try:
+        fresh = build()
+        with _lock:
+            _cache[name] = fresh
+    except Exception:
+        logger.exception("building the %s copy for whom to ask for failed", name)
+    finally:
+        with _lock:
+            del _building[name]
+        connections.close_all()
 
 
 def _usage_since(now: dt.datetime) -> dt.date:
@@ -205,6 +278,7 @@ def _prospects(now: dt.datetime) -> _Prospects:
     first events of a week arrived, or the usage window moved on. What the stamps miss
     (deletes, raw updates) cannot put a wrong prospect on the list: the candidates are
     checked against the records."""
+    _first_copy("prospects")
     accounts, weeks, since = _stamp(Account), _newest_week(), _usage_since(now)
     cached: _Prospects | None = _cache.get("prospects")
     if cached is not None and cached.stamps == (accounts, weeks, since):
@@ -221,8 +295,12 @@ def _refresh(
 ) -> _Prospects:
     """The copy with the prospects changed since `old` applied, or built afresh when there is
     no copy, the usage window moved on, or too much changed to apply row by row."""
-    if old is None or old.since != _usage_since(now):
+
+    def build() -> _Prospects:
         return _build(accounts, weeks, now)
+
+    if old is None or old.since != _usage_since(now):
+        return _afresh("prospects", old, build)
     touched = set(_changed_since(Account, old.accounts))
     if weeks != old.weeks:
         from goodword.signals.models import EventWeek
@@ -230,13 +308,13 @@ def _refresh(
         new_weeks = EventWeek.objects.filter(pk__gt=old.weeks or 0).order_by()
         touched.update(new_weeks.values_list("account_id", flat=True)[: REFRESH_AT_MOST + 1])
     if len(touched) > REFRESH_AT_MOST:
-        return _build(accounts, weeks, now)
+        return _afresh("prospects", old, build)
     rows = _prospect_rows(touched, now)
     # Only prospects, then and now, matter: a customer's new events are not tracked.
     left = {pk for pk in touched if pk in old.changed or old.index.position(pk) is not None}
     changed = {**old.changed, **dict.fromkeys(left, ""), **{r.id: r.name for r in rows}}
     if len(changed) > REFRESH_AT_MOST:
-        return _build(accounts, weeks, now)
+        return _afresh("prospects", old, build)
     return _Prospects(
         accounts,
         weeks,
@@ -309,6 +387,7 @@ def _alumni_index() -> _Alumni:
     """Everyone's past employers, brought up to date when a person was added or updated
     through the services (which stamp updated_at). People deleted, opted out or at an
     account that is no longer a prospect are left out when the candidates are read."""
+    _first_copy("alumni")
     contacts = _stamp(Contact)
     cached: _Alumni | None = _cache.get("alumni")
     if cached is not None and cached.contacts == contacts:
@@ -325,15 +404,19 @@ def _refresh_alumni(old: _Alumni | None, contacts: _Stamp) -> _Alumni:
     no copy or more than REFRESH_AT_MOST people changed since its build."""
     touched = set() if old is None else set(_changed_since(Contact, old.contacts))
     if old is None or len(touched | old.changed.keys()) > REFRESH_AT_MOST:
-        listed = Contact.objects.exclude(past_employers=[]).order_by()
-        rows = listed.values_list("pk", "past_employers").iterator(chunk_size=20_000)
-        return _Alumni(contacts, engine.past_employers_index(rows))
+        return _afresh("alumni", old, lambda: _build_alumni(contacts))
     changed: dict[int, Any] = {**old.changed, **{pk: [] for pk in touched}}
     for chunk in _chunks(touched):
         people = Contact.objects.filter(pk__in=chunk).order_by()
         changed.update(people.values_list("pk", "past_employers"))
     index = engine.past_employers_index(changed.items())
     return _Alumni(contacts, old.index, changed, index)
+
+
+def _build_alumni(contacts: _Stamp) -> _Alumni:
+    listed = Contact.objects.exclude(past_employers=[]).order_by()
+    rows = listed.values_list("pk", "past_employers").iterator(chunk_size=20_000)
+    return _Alumni(contacts, engine.past_employers_index(rows))
 
 
 # --- relationships -----------------------------------------------------------------------------

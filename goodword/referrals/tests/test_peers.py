@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from goodword.crm.models import Account, Contact, Lifecycle, Stage
 from goodword.crm.services import (
@@ -22,7 +23,7 @@ from goodword.crm.services import (
 from goodword.engine.peers import Suggestion
 from goodword.moments.models import Moment
 from goodword.referrals import peers
-from goodword.referrals.peers import peers_cache_clear, peers_for
+from goodword.referrals.peers import peers_cache_clear, peers_cache_wait, peers_for
 from goodword.signals.models import EventWeek, Message, Ticket
 from goodword.users.models import User
 
@@ -487,6 +488,56 @@ def test_too_many_changes_or_a_new_usage_window_build_the_copy_afresh(
     # and a week later, when the usage window has moved on, once more
     peers_for(account=account, contact=contact, now=NOW + dt.timedelta(days=7))
     assert peers._cache["prospects"].mentions is not rebuilt.mentions
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_built_afresh_is_built_in_a_thread_while_the_old_one_serves(
+    world: dict[str, Account], account: Account, contact: Contact, settings: Any
+) -> None:
+    # given Stark's usage in the usage window's first week only, and the copies made once,
+    # built afresh in the background from now on
+    settings.PEERS_BUILD_IN_BACKGROUND = True
+    EventWeek.objects.create(account=world["stark"], week=dt.date(2026, 1, 19), events=1000)
+    using = f"already using the product: 1,000 events in the last 8 weeks ({USAGE})"
+    stark = {s.company: s for s in peers_for(account=account, contact=contact, now=NOW)}
+    assert using in stark["Stark Software"].reasons
+    built = peers._cache["prospects"]
+
+    # when a week later, that week having left the usage window, someone asks
+    later = NOW + dt.timedelta(days=7)
+    answer = {s.company: s for s in peers_for(account=account, contact=contact, now=later)}
+
+    # then the old copy answers at once (Stark still counted as using the product) while a
+    # thread builds the new copy
+    assert using in answer["Stark Software"].reasons
+    # and once built, the new copy serves, over the new window
+    peers_cache_wait()
+    fresh = peers._cache["prospects"]
+    assert fresh is not built
+    assert fresh.since == dt.date(2026, 1, 26)
+    after = {s.company: s for s in peers_for(account=account, contact=contact, now=later)}
+    assert using not in after["Stark Software"].reasons
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_starting_process_builds_the_copies_in_threads_for_its_first_ask(
+    world: dict[str, Account], account: Account, contact: Contact
+) -> None:
+    # given a web process warming up: its copies are built in threads
+    peers.peers_cache_warm()
+    assert set(peers._building) <= {"prospects", "alumni"}
+    peers_cache_wait()
+    prospects, alumni = peers._cache["prospects"], peers._cache["alumni"]
+
+    # when its first ask comes
+    found = peers_for(account=account, contact=contact, now=timezone.now())
+
+    # then it is answered from those copies, as copies built for it would answer
+    assert peers._cache["prospects"] is prospects
+    assert peers._cache["alumni"] is alumni
+    peers_cache_clear()
+    assert found
+    assert peers_for(account=account, contact=contact, now=timezone.now()) == found
 
 
 def test_many_alumni_are_read_a_chunk_at_a_time_and_the_first_by_name_kept(
