@@ -209,6 +209,7 @@ def _register_app_commands() -> None:
     from goodword.crm.commands import export_cmd, import_cmd
     from goodword.demo.commands import demo
     from goodword.moments.commands import asks, backtest, moments, rules, scan
+    from goodword.reports.commands import rates, report
     from goodword.signals.commands import events, praise, writekey
 
     main.add_command(writekey, "writekey")
@@ -222,6 +223,8 @@ def _register_app_commands() -> None:
     main.add_command(backtest, "backtest")
     main.add_command(moments, "moments")
     main.add_command(asks, "asks")
+    main.add_command(rates, "rates")
+    main.add_command(report, "report")
 
 
 _register_app_commands()

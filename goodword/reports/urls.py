@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from goodword.reports import rates_views, views
+
+# The rates' paths first: /reports/<name>/ would take /reports/rates/.
+urlpatterns: list[URLPattern | URLResolver] = [*rates_views.urlpatterns, *views.urlpatterns]

@@ -29,6 +29,7 @@ from goodword.crm.models import (
     Task,
 )
 from goodword.jobs.models import Job
+from goodword.reports.models import Rate, RateImport
 from goodword.moments.models import Moment, ProgrammeVersion
 from goodword.referrals.models import (
     Consent,
@@ -102,6 +103,7 @@ WEB: dict[str, Route] = {
     "referral-log": Route(None, ("GET",)),
     "intro-templates": Route(None, ("GET",)),
     "intro-board": Route(None, ("GET",)),
+    "reports": Route(None, ("GET",)),
     "account-advocacy": Route("account", ("GET", "POST")),
     "rewards-ledger": Route("account", ("GET", "POST")),
     "rewards-ledger-export": Route("account", ("GET", "POST")),
@@ -130,7 +132,14 @@ LEADS_ONLY = {
     "rewards-queue-export",
     "rewards-fulfilment",
     "rewards-fulfilment-export",
+    "rates",
+    "rates-export",
 }
+# The rates' import forms (POST only): 404 for reps, CSMs and users without a role, 403 for
+# managers, who may read the rates.
+RATE_FORMS = {"rates-check", "rates-import"}
+# A report's page, by name: everyone signed in reads it, over the deals they may see.
+REPORT_PAGES = {"report"}
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
 PUBLIC = {"login", "logout"}
 # Pages people outside the company open from our emails: the key in the path is the only
@@ -196,9 +205,24 @@ API: dict[str, str | None] = {
     "PUT /api/v1/intro-templates/{kind}": "templates:admin",
     "POST /api/v1/intro-templates/{kind}/preview": "templates:admin",
     "DELETE /api/v1/intro-templates/{kind}": "templates:admin",
+    # Rates: managers and admins read them, admins import (test_api_rates_import_only_admins).
+    "GET /api/v1/rates": "leads",
+    "POST /api/v1/rates/import": "rates:admin",
+    # Reports: everyone, over the deals they may see (test_reports_show_only_what_one_may_see).
+    "GET /api/v1/reports/{name}": "reports",
 }
 # Operations tried by test_api_operation_hides_foreign_records: those naming a record.
-NOT_FOREIGN = {"create", "stages", "import", "admins", "leads", "templates", "templates:admin"}
+NOT_FOREIGN = {
+    "create",
+    "stages",
+    "import",
+    "admins",
+    "leads",
+    "templates",
+    "templates:admin",
+    "rates:admin",
+    "reports",
+}
 PATH_IDS = {
     "account": "account_id",
     "contact": "contact_id",
@@ -238,7 +262,7 @@ def test_every_route_is_covered():
         if not route.startswith(("admin/", "api/"))
     }
     special = PUBLIC | INGEST | ADMIN_ONLY | ADMIN_FORMS | LEADS_ONLY | REWARD_DECISIONS
-    special |= set(ADMIN_RULE_FORMS) | set(ADMIN_TEMPLATE_FORMS)
+    special |= set(ADMIN_RULE_FORMS) | set(ADMIN_TEMPLATE_FORMS) | RATE_FORMS | REPORT_PAGES
     assert names - special == set(WEB)
 
 
@@ -378,6 +402,8 @@ def snapshot() -> list[Any]:
         IntroTemplate,
         RewardRule,
         Reward,
+        Rate,
+        RateImport,
         APIKey,  # last: API tests leave out its last_used_at, which a request may set
     ]
     return [list(m._default_manager.order_by("pk").values()) for m in models]
@@ -758,4 +784,49 @@ def test_only_admins_may_import_or_read_import_runs(client, world, role, tmp_pat
     # then the upload is refused, the run is not found, and nothing changed
     assert (posted.status_code, posted.json()["code"]) == (403, "forbidden")
     assert (got.status_code, got.json()["code"]) == (404, "not_found")
+    assert snapshot()[:-1] == before[:-1]
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+@pytest.mark.parametrize("name", sorted(RATE_FORMS))
+def test_rates_import_forms_only_for_admins(client, world, role, name):
+    client.force_login(world["users"][role])
+    before = snapshot()
+    assert client.get(reverse(name)).status_code == 405
+    expected = 403 if role in {"manager", "other_manager"} else 404
+    assert client.post(reverse(name), _post_data()).status_code == expected
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("role", BLIND)
+@pytest.mark.parametrize("report", ["pipeline"])
+def test_reports_show_only_what_one_may_see(client, world, role, report):
+    # given the other team's deal, worth an amount nobody else's is
+    west = world["west"]["deal"]
+    Deal.objects.filter(pk=west.pk).update(amount="987654.32", source="referral")
+    client.force_login(world["users"][role])
+    before = snapshot()
+    # when a user who may not see it opens the report, its CSV or its JSON
+    page = client.get(reverse("report", args=[report]))
+    headers = _bearer(world["users"][role])
+    answer = client.get(f"/api/v1/reports/{report}", **headers)
+    # then the figures leave it out, and nothing changed
+    assert page.status_code == 200 and answer.status_code == 200
+    for body in (page.content, answer.content):
+        assert b"987654.32" not in body and b"987,654.32" not in body
+        assert west.name.encode() not in body
+    assert client.post(reverse("report", args=[report])).status_code == 405
+    assert snapshot()[:-1] == before[:-1]
+
+
+@pytest.mark.parametrize("role", ["rep", "csm", "nobody", "manager", "other_manager"])
+def test_api_rates_import_only_admins(client, world, role):
+    headers = _bearer(world["users"][role])
+    before = snapshot()
+    body = {"rows": [{"day": "2026-01-05", "currency": "EUR", "rate": "1.1"}]}
+    response = client.post(
+        "/api/v1/rates/import", body, content_type="application/json", **headers
+    )
+    expected = 403 if role in {"manager", "other_manager"} else 404
+    assert response.status_code == expected, response.content
     assert snapshot()[:-1] == before[:-1]

@@ -656,6 +656,9 @@ def test_openapi_schema_is_public(client: Client) -> None:
         f"{API}/intro-templates",
         f"{API}/intro-templates/{{kind}}",
         f"{API}/intro-templates/{{kind}}/preview",
+        f"{API}/rates",
+        f"{API}/rates/import",
+        f"{API}/reports/{{name}}",
     }
     assert set(paths[f"{API}/accounts/{{account_id}}"]["patch"]["responses"]) == {
         "200",

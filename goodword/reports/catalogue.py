@@ -1,0 +1,37 @@
+"""The reports by name, as the pages, the API and the command line reach them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from goodword.lib.errors import NotFound
+from goodword.reports.filters import Filters
+from goodword.reports.report import Report
+
+if TYPE_CHECKING:
+    from goodword.users.models import User
+
+Builder = Callable[..., Report]
+
+
+def _builders() -> dict[str, Builder]:
+    from goodword.reports.pipeline import pipeline_report
+
+    return {"pipeline": pipeline_report}
+
+
+TITLES = {
+    "pipeline": "Pipeline and forecast by source",
+}
+NAMES = tuple(TITLES)
+
+
+def report_build(name: str, *, user: User | None, filters: Filters, today: dt.date) -> Report:
+    """The report `name` over the deals `user` may see (all of them for None). Raises
+    NotFound for a name that is not a report."""
+    builder = _builders().get(name)
+    if builder is None:
+        raise NotFound(f"no report named {name!r}; the reports are {', '.join(NAMES)}")
+    return builder(user=user, filters=filters, today=today)
