@@ -394,6 +394,7 @@ def deal_create(
         summary=f"Deal {deal.name} created in {stage.name}",
         after={**_snapshot(deal, [*cleaned, "owner"]), "stage": stage.name, **referral},
     )
+    _handoff_if_won(actor, deal)
     return deal
 
 
@@ -491,7 +492,16 @@ def deal_move(
         before={"stage": old_stage.name},
         after={"stage": stage.name},
     )
+    _handoff_if_won(actor, deal)
     return deal
+
+
+def _handoff_if_won(actor: User | None, deal: Deal) -> None:
+    """A new-business deal entering a won stage is handed to customer success, in the
+    transaction that records the move (the handoff app decides; once per deal)."""
+    from goodword.handoffs.services import handoff_for_won_deal
+
+    handoff_for_won_deal(actor=actor, deal=deal, now=timezone.now())
 
 
 # --- tasks ----------------------------------------------------------------------------

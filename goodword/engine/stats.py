@@ -7,11 +7,14 @@ turns it into words ("cannot tell yet"). Raises ValueError for counts that canno
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 Z95 = 1.959963984540054  # statistics.NormalDist().inv_cdf(0.975): two-sided 95 %
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -116,6 +119,73 @@ def median_difference(
         _resampled_median(rng, data_a) - _resampled_median(rng, data_b) for _ in range(resamples)
     ]
     return _percentile_interval(difference, draws)
+
+
+Counts = Mapping[int, int] | Mapping[float, int]  # value → how many times
+
+
+class Counted(Sequence[float]):
+    """Values given as counts (value → how many times), read as the sorted list they stand
+    for without writing it out: a report's days-to-close come as one row per distinct day
+    from the database, however many deals there are."""
+
+    def __init__(self, counts: Counts) -> None:
+        pairs = sorted((float(v), n) for v, n in counts.items() if n)
+        if any(n < 0 for _, n in pairs) or not all(math.isfinite(v) for v, _ in pairs):
+            raise ValueError("counts must be positive and values finite")
+        self._values = [v for v, _ in pairs]
+        self._ends = list(itertools.accumulate(n for _, n in pairs))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[float]: ...
+    def __getitem__(self, index: int | slice) -> float | Sequence[float]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._values[bisect.bisect_right(self._ends, index)]
+
+    def median(self) -> float | None:
+        n = len(self)
+        if not n:
+            return None
+        return (self[(n - 1) // 2] + self[n // 2]) / 2
+
+
+def median_interval_counts(counts: Counts, *, seed: int = 0, resamples: int = 2000) -> Interval:
+    """median_interval of the values `counts` stands for (value → times)."""
+    data = Counted(counts)
+    median = data.median()
+    if median is None:
+        return UNKNOWN
+    if len(data) < 2:
+        return Interval(median, None, None)
+    rng = random.Random(seed)
+    return _percentile_interval(median, [_resampled_median(rng, data) for _ in range(resamples)])
+
+
+def median_difference_counts(
+    a: Counts, b: Counts, *, seed: int = 0, resamples: int = 2000
+) -> Interval:
+    """median_difference of the values two count tables stand for."""
+    data_a, data_b = Counted(a), Counted(b)
+    median_a, median_b = data_a.median(), data_b.median()
+    if median_a is None or median_b is None:
+        return UNKNOWN
+    if len(data_a) < 2 or len(data_b) < 2:
+        return Interval(median_a - median_b, None, None)
+    rng = random.Random(seed)
+    draws = [
+        _resampled_median(rng, data_a) - _resampled_median(rng, data_b) for _ in range(resamples)
+    ]
+    return _percentile_interval(median_a - median_b, draws)
 
 
 def _resampled_median(rng: random.Random, data: Sequence[float]) -> float:

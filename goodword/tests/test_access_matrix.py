@@ -28,8 +28,14 @@ from goodword.crm.models import (
     Stage,
     Task,
 )
+from goodword.handoffs.models import (
+    ChecklistItem,
+    Handoff,
+    HandoffGoal,
+    HandoffSettings,
+    Stakeholder,
+)
 from goodword.jobs.models import Job
-from goodword.reports.models import Rate, RateImport
 from goodword.moments.models import Moment, ProgrammeVersion
 from goodword.referrals.models import (
     Consent,
@@ -41,6 +47,7 @@ from goodword.referrals.models import (
     Reward,
     RewardRule,
 )
+from goodword.reports.models import Rate, RateImport
 from goodword.signals.models import (
     Event,
     Goal,
@@ -104,6 +111,11 @@ WEB: dict[str, Route] = {
     "intro-templates": Route(None, ("GET",)),
     "intro-board": Route(None, ("GET",)),
     "reports": Route(None, ("GET",)),
+    "handoffs": Route(None, ("GET",)),
+    "handoffs-export": Route(None, ("GET",)),
+    "handoff-detail": Route("handoff", ("GET", "POST")),
+    "handoff-accept": Route("handoff", ("GET", "POST")),
+    "handoff-assign": Route("handoff", ("GET", "POST")),
     "account-advocacy": Route("account", ("GET", "POST")),
     "rewards-ledger": Route("account", ("GET", "POST")),
     "rewards-ledger-export": Route("account", ("GET", "POST")),
@@ -111,7 +123,7 @@ WEB: dict[str, Route] = {
 # Pages for admins only: everyone else gets 404, as for a page that does not exist.
 ADMIN_ONLY = {"intake-status", "rewards-rules", "rewards-rules-export"}
 # Admin pages with a form: GET and POST are 404 for everyone else.
-ADMIN_FORMS = {"programme-settings", "programme-backtest", "rewards-rule-new"}
+ADMIN_FORMS = {"programme-settings", "programme-backtest", "rewards-rule-new", "handoff-settings"}
 # Admin forms about one reward rule: GET and POST are 404 for everyone else.
 ADMIN_RULE_FORMS = {"rewards-rule-edit": ("GET", "POST"), "rewards-rule-deactivate": ("POST",)}
 # The intro templates' forms, by kind: everyone may read the list (WEB), only admins change
@@ -140,6 +152,9 @@ LEADS_ONLY = {
 RATE_FORMS = {"rates-check", "rates-import"}
 # A report's page, by name: everyone signed in reads it, over the deals they may see.
 REPORT_PAGES = {"report"}
+# A handoff's checklist item (two ids in the path) and the deal page's link to its handoff
+# (a redirect): test_handoff_item_and_deal_link_hide_foreign_handoffs.
+HANDOFF_LINKS = {"handoff-checklist", "deal-handoff"}
 # Routes open to anyone. The API (api/…) is covered operation by operation in API below.
 PUBLIC = {"login", "logout"}
 # Pages people outside the company open from our emails: the key in the path is the only
@@ -210,6 +225,12 @@ API: dict[str, str | None] = {
     "POST /api/v1/rates/import": "rates:admin",
     # Reports: everyone, over the deals they may see (test_reports_show_only_what_one_may_see).
     "GET /api/v1/reports/{name}": "reports",
+    "GET /api/v1/handoffs": None,
+    "GET /api/v1/handoffs/{handoff_id}": "handoff",
+    "PATCH /api/v1/handoffs/{handoff_id}": "handoff",
+    "POST /api/v1/handoffs/{handoff_id}/accept": "handoff",
+    "POST /api/v1/handoffs/{handoff_id}/assign": "handoff",
+    "PUT /api/v1/handoffs/{handoff_id}/checklist/{item_id}": "handoff",
 }
 # Operations tried by test_api_operation_hides_foreign_records: those naming a record.
 NOT_FOREIGN = {
@@ -230,6 +251,7 @@ PATH_IDS = {
     "task": "task_id",
     "ask": "task_id",
     "introduction": "introduction_id",
+    "handoff": "handoff_id",
 }
 
 # Readers to whom the West team's records are foreign: they must get 404.
@@ -263,6 +285,7 @@ def test_every_route_is_covered():
     }
     special = PUBLIC | INGEST | ADMIN_ONLY | ADMIN_FORMS | LEADS_ONLY | REWARD_DECISIONS
     special |= set(ADMIN_RULE_FORMS) | set(ADMIN_TEMPLATE_FORMS) | RATE_FORMS | REPORT_PAGES
+    special |= HANDOFF_LINKS
     assert names - special == set(WEB)
 
 
@@ -404,6 +427,11 @@ def snapshot() -> list[Any]:
         Reward,
         Rate,
         RateImport,
+        Handoff,
+        HandoffGoal,
+        Stakeholder,
+        ChecklistItem,
+        HandoffSettings,
         APIKey,  # last: API tests leave out its last_used_at, which a request may set
     ]
     return [list(m._default_manager.order_by("pk").values()) for m in models]
@@ -444,6 +472,7 @@ def world(
             "moment": _moment(other_account),
             "introduction": _introduction(other_contact, other_account.owner),
             "ask": _ask(other_contact, other_account.owner),
+            "handoff": _handoff(other_deal),
         },
         "east": {
             "account": account,
@@ -452,6 +481,7 @@ def world(
             "task": task,
             "introduction": _introduction(contact, account.owner),
             "ask": _ask(contact, account.owner),
+            "handoff": _handoff(deal),
         },
         "rule": _rule(),
     }
@@ -463,6 +493,14 @@ def rewarded(world: dict[str, Any]) -> dict[str, Any]:
     west = world["west"]
     rule = _rule()
     return {**world, "rule": rule, "reward": _reward(rule, west["introduction"], west["deal"])}
+
+
+def _handoff(deal: Deal) -> Handoff:
+    """A handoff of the deal as if it had been won, with one checklist item."""
+    now = dt.datetime.now(dt.UTC)
+    handoff = Handoff.objects.create(deal=deal, created_at=now, updated_at=now, accept_by=now)
+    ChecklistItem.objects.create(handoff=handoff, label="Kickoff booked", position=1)
+    return handoff
 
 
 def _rule() -> RewardRule:
@@ -574,6 +612,7 @@ def _visible_text(kind: str, obj: Any) -> str:
         "moment": getattr(obj, "evidence", ""),
         "introduction": getattr(obj, "person_email", ""),
         "ask": getattr(obj, "subject", ""),
+        "handoff": f'href="/handoffs/{obj.pk}/"',
     }[kind]
 
 
@@ -649,6 +688,7 @@ def _api_call(
             "person": {"name": "In Truder", "email": "intruder@example.com"},
             "consent": "in_person",
         },
+        "handoffs": {"promised": "Taken over"},
     }
     body = bodies[resource]
     # Actions take their own bodies; a valid one, so only the access check stops it.
@@ -659,6 +699,13 @@ def _api_call(
         body = {"reason": "Taken over"}
     elif action == "email":
         body = {"subject": "Taken over", "body": "Taken over"}
+    elif action == "assign":
+        body = {"csm_email": None}
+    elif action == "accept":
+        body = {}
+    elif "{item_id}" in template:
+        body = {"done": True}
+        template = template.replace("{item_id}", str(west["handoff"].checklist.first().pk))
     elif action == "credits":
         account = west["account"]
         body = {"shares": [{"advocate_account_id": account.pk, "share": "100"}], "reason": "x"}
@@ -811,9 +858,11 @@ def test_reports_show_only_what_one_may_see(client, world, role, report):
     headers = _bearer(world["users"][role])
     answer = client.get(f"/api/v1/reports/{report}", **headers)
     # then the figures leave it out, and nothing changed
-    assert page.status_code == 200 and answer.status_code == 200
+    assert page.status_code == 200
+    assert answer.status_code == 200
     for body in (page.content, answer.content):
-        assert b"987654.32" not in body and b"987,654.32" not in body
+        assert b"987654.32" not in body
+        assert b"987,654.32" not in body
         assert west.name.encode() not in body
     assert client.post(reverse("report", args=[report])).status_code == 405
     assert snapshot()[:-1] == before[:-1]
@@ -824,9 +873,31 @@ def test_api_rates_import_only_admins(client, world, role):
     headers = _bearer(world["users"][role])
     before = snapshot()
     body = {"rows": [{"day": "2026-01-05", "currency": "EUR", "rate": "1.1"}]}
-    response = client.post(
-        "/api/v1/rates/import", body, content_type="application/json", **headers
-    )
+    response = client.post("/api/v1/rates/import", body, content_type="application/json", **headers)
     expected = 403 if role in {"manager", "other_manager"} else 404
     assert response.status_code == expected, response.content
     assert snapshot()[:-1] == before[:-1]
+
+
+@pytest.mark.parametrize("role", BLIND)
+def test_handoff_item_and_deal_link_hide_foreign_handoffs(client, world, role):
+    # given the West deal's handoff and its checklist item
+    handoff = world["west"]["handoff"]
+    item = handoff.checklist.first()
+    client.force_login(world["users"][role])
+    before = snapshot()
+    # when a user who may not see it ticks the item or follows the deal's link
+    ticked = client.post(reverse("handoff-checklist", args=[handoff.pk, item.pk]), {"done": "1"})
+    linked = client.get(reverse("deal-handoff", args=[world["west"]["deal"].pk]))
+    # then neither exists for them, and nothing changed
+    assert (ticked.status_code, linked.status_code) == (404, 404)
+    assert snapshot() == before
+    # and the other team's manager may follow the link but not tick the item
+    client.force_login(world["users"]["other_manager"])
+    before = snapshot()
+    east = world["east"]["handoff"]
+    east_item = east.checklist.first()
+    assert client.get(reverse("deal-handoff", args=[world["east"]["deal"].pk])).status_code == 302
+    answer = client.post(reverse("handoff-checklist", args=[east.pk, east_item.pk]), {"done": "1"})
+    assert answer.status_code == 403
+    assert snapshot() == before

@@ -27,6 +27,7 @@ from goodword.crm.models import (
     Account,
     Contact,
     Deal,
+    DealKind,
     DealSource,
     DealStageChange,
     Lifecycle,
@@ -388,7 +389,22 @@ class DealImporter(References):
         ]
         insert(DealStageChange, moves + batch.moves)
         insert(DealCredit, [self._credit_row(*c) for c in batch.credits])
+        self._hand_over([r["id"] for r in batch.creates] + [m["deal_id"] for m in batch.moves])
         super().after_write(batch)
+
+    def _hand_over(self, deal_ids: list[int]) -> None:
+        """New-business deals the file made won, lately, go to customer success as the
+        services' do (handoffs.services.handoff_for_won_deal; older wins are history)."""
+        from goodword.handoffs.services import RECENT_WIN, handoff_for_won_deal
+
+        won = Deal.objects.filter(
+            pk__in=deal_ids,
+            kind=DealKind.NEW,
+            stage__is_won=True,
+            closed_at__gte=self.now - RECENT_WIN,
+        ).select_related("stage", "account__csm", "owner")
+        for deal in won.iterator(chunk_size=500):
+            handoff_for_won_deal(actor=None, deal=deal, now=self.now)
 
     def _credit_row(
         self, planned: dict[str, Any] | None, deal_id: int | None, account_id: int, pk: int | None

@@ -659,6 +659,11 @@ def test_openapi_schema_is_public(client: Client) -> None:
         f"{API}/rates",
         f"{API}/rates/import",
         f"{API}/reports/{{name}}",
+        f"{API}/handoffs",
+        f"{API}/handoffs/{{handoff_id}}",
+        f"{API}/handoffs/{{handoff_id}}/accept",
+        f"{API}/handoffs/{{handoff_id}}/assign",
+        f"{API}/handoffs/{{handoff_id}}/checklist/{{item_id}}",
     }
     assert set(paths[f"{API}/accounts/{{account_id}}"]["patch"]["responses"]) == {
         "200",

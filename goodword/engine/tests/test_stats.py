@@ -14,10 +14,13 @@ from hypothesis import strategies as st
 
 from goodword.engine import stats
 from goodword.engine.stats import (
+    Counted,
     Interval,
     headline,
     median_difference,
+    median_difference_counts,
     median_interval,
+    median_interval_counts,
     rate_ratio,
     wilson,
 )
@@ -409,4 +412,28 @@ def test_one_deal_short_is_singular() -> None:
 
     assert sentence.endswith(
         "and 1 more referred closed deal is needed (at least 20 in each group)."
+    )
+
+
+@given(
+    st.dictionaries(st.integers(-50, 400), st.integers(1, 6), min_size=1, max_size=25),
+    st.dictionaries(st.integers(-50, 400), st.integers(1, 6), min_size=1, max_size=25),
+    st.integers(0, 3),
+)
+def test_counts_give_what_the_values_they_stand_for_give(
+    a: dict[int, int], b: dict[int, int], seed: int
+) -> None:
+    # given two tables of counts, and the lists of values they stand for
+    values_a = [float(v) for v, n in a.items() for _ in range(n)]
+    values_b = [float(v) for v, n in b.items() for _ in range(n)]
+    counted = Counted(a)
+
+    # then the counted sequence is the sorted list, and the intervals are the same
+    assert list(counted) == sorted(values_a)
+    assert counted.median() == statistics.median(values_a)
+    assert median_interval_counts(a, seed=seed, resamples=50) == median_interval(
+        values_a, seed=seed, resamples=50
+    )
+    assert median_difference_counts(a, b, seed=seed, resamples=50) == median_difference(
+        values_a, values_b, seed=seed, resamples=50
     )
