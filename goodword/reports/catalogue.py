@@ -18,12 +18,14 @@ Builder = Callable[..., Report]
 
 def _builders() -> dict[str, Builder]:
     from goodword.reports.pipeline import pipeline_report
+    from goodword.reports.sources import sources_report
 
-    return {"pipeline": pipeline_report}
+    return {"pipeline": pipeline_report, "sources": sources_report}
 
 
 TITLES = {
     "pipeline": "Pipeline and forecast by source",
+    "sources": "Referred versus other sources",
 }
 NAMES = tuple(TITLES)
 

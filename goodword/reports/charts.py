@@ -34,7 +34,30 @@ def _pipeline(report: Report) -> dict[str, SafeString]:
     }
 
 
-DRAWN: dict[str, Callable[[Report], dict[str, SafeString]]] = {"pipeline": _pipeline}
+def _sources(report: Report) -> dict[str, SafeString]:
+    rows = [r for r in report.table("sources").rows if r["win_rate"] is not None]
+    days = [r for r in report.table("sources").rows if r["median_days"] is not None]
+    return {
+        "sources": charts.interval_dots(
+            [(r["label"], r["win_rate"], r["win_rate_low"], r["win_rate_high"]) for r in rows],
+            title="Win rate by source, with its 95 % interval",
+            unit="%",
+        ),
+        "comparison": charts.interval_dots(
+            [
+                (r["label"], r["median_days"], r["median_days_low"], r["median_days_high"])
+                for r in days
+            ],
+            title="Median days from creation to won, with its 95 % interval",
+            unit=" days",
+        ),
+    }
+
+
+DRAWN: dict[str, Callable[[Report], dict[str, SafeString]]] = {
+    "pipeline": _pipeline,
+    "sources": _sources,
+}
 
 
 def for_report(report: Report) -> dict[str, SafeString]:

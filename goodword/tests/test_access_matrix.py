@@ -47,6 +47,7 @@ from goodword.referrals.models import (
     Reward,
     RewardRule,
 )
+from goodword.reports.catalogue import NAMES as REPORT_NAMES
 from goodword.reports.models import Rate, RateImport
 from goodword.signals.models import (
     Event,
@@ -846,7 +847,7 @@ def test_rates_import_forms_only_for_admins(client, world, role, name):
 
 
 @pytest.mark.parametrize("role", BLIND)
-@pytest.mark.parametrize("report", ["pipeline"])
+@pytest.mark.parametrize("report", REPORT_NAMES)
 def test_reports_show_only_what_one_may_see(client, world, role, report):
     # given the other team's deal, worth an amount nobody else's is
     west = world["west"]["deal"]

@@ -127,7 +127,8 @@ def _rates_frame() -> pd.DataFrame:
 def with_rates(frame: pd.DataFrame, rates: pd.DataFrame, on: str) -> pd.Series:
     """Each row's rate on the day in column `on` (1 for USD; NaN-free: None where no rate),
     by pandas' merge_asof."""
-    left = frame[["id", "currency", on]].rename(columns={on: "day"}).sort_values("day")
+    left = frame[["id", "currency", on]].rename(columns={on: "day"})
+    left = left[left["day"].notna()].sort_values("day")  # no day (not closed): no rate
     merged = pd.merge_asof(left, rates, on="day", by="currency", direction="backward")
     merged.loc[merged["currency"] == "USD", "rate"] = Decimal(1)
     merged["rate"] = merged["rate"].map(lambda r: None if r is None or r != r else r)

@@ -59,3 +59,12 @@ def test_a_rep_gets_the_figures_of_what_they_may_see(
     assert response.status_code == 200
     total = response.json()["tables"][0]["rows"][-1]
     assert (total["deals"], total["amount"]) == (0, "0.00")
+
+
+def test_the_api_names_every_report() -> None:
+    from typing import get_args
+
+    from goodword.reports.api import ReportName
+    from goodword.reports.catalogue import NAMES
+
+    assert get_args(ReportName) == NAMES

@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from goodword.conftest import PASSWORD
+from goodword.reports.catalogue import NAMES
 from goodword.reports.tests.conftest import Book
 from goodword.users.models import User
 
@@ -79,3 +80,27 @@ def test_reports_need_a_login(book: Book) -> None:
     response = Client().get("/reports/pipeline/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_report_page_has_its_tables_exports_and_well_formed_charts(
+    book: Book, manager: User, name: str
+) -> None:
+    # when a manager opens the report
+    client = logged_in(manager)
+    response = client.get(f"/reports/{name}/")
+
+    # then it shows its headline and each table with a CSV export that answers
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="headline"' in html
+    for svg in html.split("<svg")[1:]:
+        ET.fromstring("<svg" + svg.split("</svg>")[0] + "</svg>")
+    report = response.context["report"]
+    for table in report.tables:
+        assert f"export={table.name}" in html
+        exported = client.get(f"/reports/{name}/?export={table.name}")
+        assert exported.status_code == 200
+        content = b"".join(exported.streaming_content).decode()  # type: ignore[attr-defined]
+        assert content.splitlines()[0] == ",".join(c.key for c in table.columns)
+        assert len(content.splitlines()) == len(table.rows) + 1
