@@ -190,6 +190,7 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
         "can_team": (user.is_manager or user.is_admin_role) and user.team_id is not None,
         "today": today,
         "show_owner": scope == "team",
+        "show_headlines": user.is_manager or user.is_admin_role,
         **_task_forms(),
     }
     return render(request, "crm/my_tasks.html", context)

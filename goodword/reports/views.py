@@ -50,6 +50,17 @@ def reports_index(request: HttpRequest) -> Any:
 
 @require_GET
 @access
+def report_headlines(request: HttpRequest) -> Any:
+    """Each report's headline over the last twelve months (the managers' home page loads it
+    after the page, so the page does not wait for the figures)."""
+    today = timezone.now().date()
+    user = _user(request)
+    reports = [report_build(name, user=user, filters=Filters(), today=today) for name in NAMES]
+    return render(request, "reports/_headlines.html", {"reports": reports})
+
+
+@require_GET
+@access
 def report_page(request: HttpRequest, name: str) -> Any:
     """A report; ?export=<table> answers that table as CSV."""
     if name not in TITLES:
@@ -88,5 +99,6 @@ def _export(report: Any, table_name: str) -> Any:
 
 urlpatterns = [
     path("reports/", reports_index, name="reports"),
+    path("reports/headlines/", report_headlines, name="report-headlines"),
     path("reports/<slug:name>/", report_page, name="report"),
 ]

@@ -112,6 +112,7 @@ WEB: dict[str, Route] = {
     "intro-templates": Route(None, ("GET",)),
     "intro-board": Route(None, ("GET",)),
     "reports": Route(None, ("GET",)),
+    "report-headlines": Route(None, ("GET",)),
     "handoffs": Route(None, ("GET",)),
     "handoffs-export": Route(None, ("GET",)),
     "handoff-detail": Route("handoff", ("GET", "POST")),

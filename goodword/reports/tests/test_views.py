@@ -104,3 +104,16 @@ def test_every_report_page_has_its_tables_exports_and_well_formed_charts(
         content = b"".join(exported.streaming_content).decode()  # type: ignore[attr-defined]
         assert content.splitlines()[0] == ",".join(c.key for c in table.columns)
         assert len(content.splitlines()) == len(table.rows) + 1
+
+
+def test_a_managers_home_loads_every_headline(book: Book, manager: User, rep: User) -> None:
+    # given a manager's home page, which loads the headlines after the page
+    home = logged_in(manager).get("/")
+    assert 'hx-get="/reports/headlines/"' in home.content.decode()
+
+    # when the headlines load, then each report's headline is there
+    html = logged_in(manager).get("/reports/headlines/").content.decode()
+    for name in NAMES:
+        assert f'data-testid="headline-{name}"' in html
+    # and a rep's home does not ask for them (reps read the reports page)
+    assert "/reports/headlines/" not in logged_in(rep).get("/").content.decode()
