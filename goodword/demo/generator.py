@@ -30,6 +30,7 @@ from goodword.crm.services import deal_totals_compact
 from goodword.demo import names
 from goodword.demo.activity import signals_write
 from goodword.demo.deals import Advocacy, AdvocatePool, DealPlan, customer_span
+from goodword.demo.money import currency_of, rates_write
 from goodword.demo.plan import (
     AccountPlan,
     ContactPlan,
@@ -129,6 +130,9 @@ def generate(
             bar.update(len(plans))
             bar.set_postfix(contacts=summary.contacts, deals=summary.deals, tasks=summary.tasks)
     deal_totals_compact()
+    with transaction.atomic():
+        rates_write(seed=seed, today=today, now=ctx.now)
+        _handoffs(ctx, summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -145,6 +149,23 @@ def _bar(progress: bool, total: int | None, desc: str) -> tqdm:
 
 
 # --- wiping -------------------------------------------------------------------------------
+
+
+def _handoffs(ctx: Ctx, summary: DemoSummary) -> None:
+    """The new-business deals won in the last weeks are handed to customer success, as the
+    app does when a deal is won (older wins are history, already with their CSMs)."""
+    from goodword.handoffs.services import RECENT_WIN, handoff_for_won_deal
+
+    won = Deal.objects.filter(
+        kind="new", stage__is_won=True, closed_at__gte=ctx.now - RECENT_WIN
+    ).select_related("stage", "account__csm", "owner")
+    activities, tasks = Activity.objects.count(), Task.objects.count()
+    for deal in won.order_by("closed_at", "pk"):
+        assert deal.closed_at is not None
+        handoff_for_won_deal(actor=None, deal=deal, now=deal.closed_at)
+    # Each handoff is audited, and a referred one gives its owner a thank-you task.
+    summary.activities += Activity.objects.count() - activities
+    summary.tasks += Task.objects.count() - tasks
 
 
 def _wiped_models() -> list[type[models.Model]]:
@@ -362,7 +383,7 @@ def _account(p: AccountPlan, reps: list[int], csms: list[int]) -> Account:
         csm_id=None if p.csm is None else csms[p.csm],
         customer_since=p.customer_since,
         arr=p.arr,
-        currency="USD",
+        currency=currency_of(p.country),
         created_at=p.created_at,
         updated_at=p.updated_at,
     )
@@ -391,7 +412,7 @@ def _deal(d: DealPlan, account: Account, stages: dict[str, int], index: int, k: 
         account_id=account.pk,
         name=d.name[:200],
         amount=d.amount,
-        currency="USD",
+        currency=account.currency,
         stage_id=stages[d.stage],
         kind=d.kind,
         source=d.source,

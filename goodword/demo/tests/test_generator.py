@@ -330,3 +330,34 @@ def test_records_without_users_count_as_other_data(db, account):
 
     assert snapshot() == before
     assert Account.objects.filter(pk=account.pk).exists()
+
+
+def test_european_deals_are_in_their_currency_with_weekly_rates(db, demo):
+    from goodword.demo.money import CURRENCY_BY_COUNTRY
+    from goodword.reports.models import Rate
+
+    # every deal is in its account's currency, which follows the account's country
+    for deal in Deal.objects.select_related("account"):
+        assert deal.currency == CURRENCY_BY_COUNTRY.get(deal.account.country, "USD")
+    assert Deal.objects.filter(currency="EUR").exists()
+    # and each currency has a rate every Monday from before the oldest deal to this week
+    oldest = Deal.objects.order_by("created_at").first().created_at.date()
+    for currency in ("EUR", "GBP"):
+        days = list(Rate.objects.filter(currency=currency).values_list("day", flat=True))
+        assert days[0] <= oldest
+        assert TODAY - days[-1] < dt.timedelta(days=7)
+        assert all(b - a == dt.timedelta(weeks=1) for a, b in pairwise(sorted(days)))
+
+
+def test_recent_new_business_wins_are_handed_over(db, demo):
+    from goodword.handoffs.models import Handoff
+
+    recent = Deal.objects.filter(
+        kind="new",
+        stage__is_won=True,
+        closed_at__gte=dt.datetime.combine(TODAY, dt.time(), dt.UTC) - dt.timedelta(days=30),
+    )
+    assert recent.exists()
+    assert set(Handoff.objects.values_list("deal_id", flat=True)) == set(
+        recent.values_list("pk", flat=True)
+    )
