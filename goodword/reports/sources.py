@@ -1,10 +1,12 @@
-"""Report 2, referred versus other sources: for the deals created in the period (a cohort,
-each deal under the source it has now), per source: created, won, lost and still open; the
-win rate (won out of closed) with a 95 % Wilson interval; the median days from creation to
-won (UTC calendar days) with a 95 % bootstrap interval; the average won amount (converted at
-the rate of the day each deal was won); and the sample sizes. A reopened deal counts as open.
-Then referral against all the other sources together, and a headline that says the
-difference and its uncertainty in words, or that the data cannot tell yet.
+"""Report 2, referred versus other sources: for the new-business deals created in the period
+(a cohort, each deal under the source it has now; renewals and expansions come from the
+customer, not from a source, so they would only blur the comparison), per source: created,
+won, lost and still open; the win rate (won out of closed) with a 95 % Wilson interval; the
+median days from creation to won (UTC calendar days) with a 95 % bootstrap interval; the
+average won amount (converted at the rate of the day each deal was won); and the sample
+sizes. A reopened deal counts as open. Then referral against all the other sources together,
+and a headline that says the difference and its uncertainty in words, or that the data cannot
+tell yet.
 
 Three GROUP BY queries: counts per source; won deals per source and days to close (one row
 per distinct day count); won amounts per source, currency and day. The medians and their
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from goodword.crm.models import Deal, DealSource
+from goodword.crm.models import Deal, DealKind, DealSource
 from goodword.engine import stats
 from goodword.reports.filters import Filters, deals_for
 from goodword.reports.money import cents
@@ -108,7 +110,7 @@ def sources_report(
 ) -> Report:
     rates = rates if rates is not None else RateTable.load()
     period = filters.period(today)
-    cohort = _cohort(deals_for(user, filters), period)
+    cohort = _cohort(deals_for(user, filters).filter(kind=DealKind.NEW), period)
     found = _per_source(cohort, rates)
     labels = dict(DealSource.choices)
     rows = [found[s].row(s, labels[s]) for s in DealSource.values if s in found]
@@ -140,7 +142,7 @@ def sources_report(
         period=period,
         headline=headline,
         tables=[
-            Table("sources", "Deals created in the period, by source", COLUMNS, rows),
+            Table("sources", "New-business deals created in the period, by source", COLUMNS, rows),
             Table("comparison", "Referred against the other sources", COMPARISON, comparison),
         ],
         notes=rates.missing_notes(),

@@ -101,7 +101,8 @@ def _history(deals: list[Deal], rng: random.Random, open_stages: list[Stage], wo
 def _frame(deals: list[Deal]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = [
         {
-            "id": d.pk, "source": d.source, "currency": d.currency, "amount": d.amount,
+            "id": d.pk, "source": d.source, "kind": d.kind, "currency": d.currency,
+            "amount": d.amount,
             "owner_id": d.owner_id, "team_id": d.owner.team_id if d.owner else None,
             "industry": d.account.industry, "employees": d.account.employees,
             "stage_id": d.stage_id, "probability": d.stage.probability,

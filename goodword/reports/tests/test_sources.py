@@ -29,8 +29,9 @@ def wilson(won: int, n: int) -> tuple[float, float, float] | tuple[None, None, N
 
 
 def expected(frame: pd.DataFrame, rates: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per source by pandas: the deals created from 2025-06-01 to TODAY."""
-    cohort = frame[(frame["created"] >= "2025-06-01") & (frame["created"] <= pd.Timestamp(TODAY))]
+    """Per source by pandas: the new-business deals created from 2025-06-01 to TODAY."""
+    created = (frame["created"] >= "2025-06-01") & (frame["created"] <= pd.Timestamp(TODAY))
+    cohort = frame[created & (frame["kind"] == "new")]
     cohort = cohort.assign(rate=with_rates(cohort, rates, "closed").where(cohort["is_won"]))
     out = {}
     for source, group in cohort.groupby("source"):
