@@ -10,6 +10,7 @@ admin.site.site_title = "Goodword"
 urlpatterns = [
     path("login/", user_views.login_view, name="login"),
     path("logout/", user_views.logout_view, name="logout"),
+    path("account/digests/", user_views.account_digests, name="account-digests"),
     path("admin/login/", user_views.admin_login_redirect),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

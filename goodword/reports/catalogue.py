@@ -17,15 +17,21 @@ Builder = Callable[..., Report]
 
 
 def _builders() -> dict[str, Builder]:
+    from goodword.reports.advocates import advocates_report
     from goodword.reports.pipeline import pipeline_report
     from goodword.reports.sources import sources_report
 
-    return {"pipeline": pipeline_report, "sources": sources_report}
+    return {
+        "pipeline": pipeline_report,
+        "sources": sources_report,
+        "advocates": advocates_report,
+    }
 
 
 TITLES = {
     "pipeline": "Pipeline and forecast by source",
     "sources": "Referred versus other sources",
+    "advocates": "Advocates",
 }
 NAMES = tuple(TITLES)
 

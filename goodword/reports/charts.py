@@ -10,6 +10,8 @@ from django.utils.safestring import SafeString
 from goodword.lib import charts
 from goodword.reports.report import Report
 
+Drawer = Callable[[Report], dict[str, list[SafeString]]]
+
 
 def _pipeline(report: Report) -> dict[str, list[SafeString]]:
     rows = [r for r in report.table("open").rows if r["source"]]
@@ -60,13 +62,18 @@ def _sources(report: Report) -> dict[str, list[SafeString]]:
     }
 
 
-DRAWN: dict[str, Callable[[Report], dict[str, list[SafeString]]]] = {
-    "pipeline": _pipeline,
-    "sources": _sources,
-}
+def _one(draw: Callable[[Report], dict[str, SafeString]]) -> Drawer:
+    """A report module's draw (a chart per table) as the page wants it."""
+    return lambda report: {name: [chart] for name, chart in draw(report).items()}
+
+
+def _drawers() -> dict[str, Drawer]:
+    from goodword.reports import advocates
+
+    return {"pipeline": _pipeline, "sources": _sources, "advocates": _one(advocates.draw)}
 
 
 def for_report(report: Report) -> dict[str, list[SafeString]]:
     """Charts by the name of the table whose figures they draw."""
-    draw = DRAWN.get(report.name)
+    draw = _drawers().get(report.name)
     return draw(report) if draw else {}

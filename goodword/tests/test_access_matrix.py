@@ -113,6 +113,7 @@ WEB: dict[str, Route] = {
     "intro-board": Route(None, ("GET",)),
     "reports": Route(None, ("GET",)),
     "report-headlines": Route(None, ("GET",)),
+    "account-digests": Route(None, ("GET", "POST")),
     "handoffs": Route(None, ("GET",)),
     "handoffs-export": Route(None, ("GET",)),
     "handoff-detail": Route("handoff", ("GET", "POST")),

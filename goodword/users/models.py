@@ -60,6 +60,9 @@ class User(AbstractUser):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
+    # When the user stopped the weekly digests (None: they get them); a time rather than a
+    # flag, so that "since when" can be answered.
+    digest_opt_out_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -80,6 +83,10 @@ class User(AbstractUser):
     @property
     def is_admin_role(self) -> bool:
         return self.role == Role.ADMIN or self.is_superuser
+
+    @property
+    def gets_digests(self) -> bool:
+        return self.digest_opt_out_at is None
 
 
 class Scope(models.TextChoices):

@@ -155,3 +155,16 @@ def login_failures_clear(email: str) -> None:
 
 def user_summary(user: User) -> dict[str, Any]:
     return {"email": user.email, "role": user.role, "team": user.team.name if user.team else ""}
+
+
+@transaction.atomic
+def user_digests_set(*, user: User, receive: bool, now: dt.datetime) -> User:
+    """Start or stop the weekly digests for `user`. Asking for the state it is already in
+    changes nothing (a second click keeps the first time of opting out)."""
+    rows = User.objects.filter(pk=user.pk)
+    if receive:
+        rows.filter(digest_opt_out_at__isnull=False).update(digest_opt_out_at=None)
+    else:
+        rows.filter(digest_opt_out_at__isnull=True).update(digest_opt_out_at=now)
+    user.refresh_from_db(fields=["digest_opt_out_at"])
+    return user

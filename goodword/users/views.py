@@ -1,4 +1,5 @@
-"""Log in and out. Failed logins are throttled per e-mail and per address."""
+"""Log in and out (failed logins are throttled per e-mail and per address), and the weekly
+digests' settings page."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from goodword.users.services import login_failure_record, login_failures_clear, login_locked
+from goodword.users.models import User
+from goodword.users.services import (
+    login_failure_record,
+    login_failures_clear,
+    login_locked,
+    user_digests_set,
+)
 
 
 class LoginForm(forms.Form):
@@ -64,3 +72,22 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def admin_login_redirect(request: HttpRequest) -> HttpResponse:
     """The back office uses the same throttled login page."""
     return redirect(f"{reverse('login')}?next={request.GET.get('next', '/admin/')}")
+
+
+DIGEST_CHOICES = {"stop": False, "resume": True}  # the form's button values → receive
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def account_digests(request: HttpRequest) -> HttpResponse:
+    """The weekly digests, on or off. Every digest links here; only the POST of the form's
+    button changes anything, so a mail scanner following the link does not opt anyone out."""
+    user = request.user
+    assert isinstance(user, User), "LoginRequired middleware lets only users through"
+    if request.method == "POST":
+        choice = request.POST.get("digests", "")
+        if choice not in DIGEST_CHOICES:
+            context = {"error": "Choose to stop or resume the digests."}
+            return render(request, "users/digests.html", context, status=400)
+        user_digests_set(user=user, receive=DIGEST_CHOICES[choice], now=timezone.now())
+        return redirect("account-digests")
+    return render(request, "users/digests.html", {"error": ""})

@@ -1,0 +1,606 @@
+"""Report 4, advocates: the accounts and contacts who sent referred business, ranked by the
+revenue they helped win, with their introductions, referred pipeline, reward cost, last
+referral ask and the first day they may be asked again; and the untapped advocates, healthy
+accounts with strong recent moments that were never asked.
+
+Credit: each referred deal's amount counts times each advocate's share (DealCredit, in
+percent), so a deal two advocates share counts half to each. A credit to an account without
+a contact counts for the account only; a credit to a contact counts for the contact and for
+their account.
+
+Dates and rates. The period applies to introductions by the day they were created and to
+won deals by the day they were won (closed_at), converted at that day's rate; the referred
+pipeline is the credited deals open today, converted at today's rate; the reward cost is the
+approved and fulfilled rewards decided (decided_at, else created_at) in the period,
+converted at the decision day's rate. Amounts are summed unrounded in the home currency
+and rounded to cents once, per figure; an amount without a rate is left out, counted in
+its row and named in the notes.
+
+Filters. Deals are narrowed by every filter (crm.selectors through reports.filters).
+Introductions and rewards are narrowed by the owner and team filters (the user the person
+was introduced to) and by what the user may see (referrals.selectors); they have no
+industry or size of their own. A source filter other than referral leaves no referred
+business at all.
+
+Asks. Last asked is the day of the latest referral ask made (done, or closed as not
+appropriate) to the account or the contact, any time. The first day an account may be asked
+again is the end of its cooldown (the gates' account_cooldown_days since its last referral
+ask); a contact's is the end of their ask-fatigue block (referrals.asks.contact_fatigue's
+rule over asks of every kind): today when nothing blocks it, empty when nothing lifts the
+block by itself (opted out, a budget of no asks).
+
+Untapped advocates: accounts the user may see, narrowed by the owner, team, industry and
+size filters, with a strong moment in the last STRONG_DAYS days and no referral ask task
+ever (whatever its status), that are not at risk. A moment is strong when its rule's weight
+alone reaches the readiness threshold of the programme in force (the moment would make the
+account due on its own); an account is at risk when the gates the asks apply to its health
+block it (health below min_health, a recent detractor NPS answer, an open escalation),
+computed as the scan computes them (moments.facts.gather).
+
+The database answers GROUP BY queries whose rows grow with advocates, not deals: credited
+amounts per advocate, currency, day and share (the share is grouped on rather than
+multiplied in SQL, so the sums stay exact Decimals), distinct credited deals per account,
+introductions, rewards and the latest asks per advocate; then the asks of the advocate
+contacts within the fatigue window, the strong moments of never-asked accounts, and the
+health facts of those accounts (a few queries per 500 accounts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from goodword.crm.models import (
+    ASK_KINDS,
+    NOT_APPROPRIATE,
+    Account,
+    Contact,
+    DealSource,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from goodword.crm.selectors import accounts_visible_to
+from goodword.engine.gates import fatigue, gates_check
+from goodword.engine.programme import GateConfig, Programme
+from goodword.lib import charts
+from goodword.moments.facts import gather
+from goodword.moments.models import Moment
+from goodword.moments.programmes import programme_current
+from goodword.referrals.models import DealCredit, Introduction, Reward, RewardStatus
+from goodword.referrals.selectors import introductions_visible_to
+from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
+from goodword.reports.money import Money, cents, money_text
+from goodword.reports.rates import RateTable
+from goodword.reports.report import Column, Report, Table
+
+if TYPE_CHECKING:
+    from goodword.users.models import User
+
+STRONG_DAYS = 90  # how recent a strong moment must be for an untapped advocate
+CHART_TOP = 10
+CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters per statement)
+COST = (RewardStatus.APPROVED, RewardStatus.FULFILLED)  # rewards that cost money
+AT_RISK = frozenset({"health", "detractor", "escalation"})  # the gates on an account's health
+ZERO = Decimal(0)
+
+FIGURE_COLUMNS = [
+    Column("introductions", "Introductions", "count"),
+    Column("won_deals", "Won referred deals", "count"),
+    Column("won", "Won referred revenue", "money"),
+    Column("open_deals", "Open referred deals", "count"),
+    Column("pipeline", "Referred pipeline", "money"),
+    Column("reward_cost", "Reward cost", "money"),
+    Column("last_asked", "Last referral ask", "date"),
+    Column("next_eligible", "May be asked from", "date"),
+    Column("unconverted", "Amounts not converted (no rate)", "count"),
+]
+ACCOUNT_COLUMNS = [Column("account", "Account"), *FIGURE_COLUMNS]
+CONTACT_COLUMNS = [Column("contact", "Contact"), Column("account", "Account"), *FIGURE_COLUMNS]
+UNTAPPED_COLUMNS = [
+    Column("account", "Account"),
+    Column("owner", "Owner"),
+    Column("health", "Health", "count"),
+    Column("moment", "Strongest moment"),
+    Column("weight", "Its weight", "count"),
+    Column("moment_day", "On", "date"),
+    Column("evidence", "Evidence"),
+    Column("strong_moments", "Strong moments", "count"),
+]
+
+
+@dataclass
+class _Figures:
+    introductions: int = 0
+    won_deals: int = 0
+    won: Money = ZERO
+    open_deals: int = 0
+    pipeline: Money = ZERO
+    reward_cost: Money = ZERO
+    rewards: int = 0
+    unconverted: int = 0
+    last_asked: dt.date | None = None
+    next_eligible: dt.date | None = None
+
+    @property
+    def counted(self) -> bool:
+        """Whether the advocate did anything the report counts (asks alone do not)."""
+        return bool(self.introductions or self.won_deals or self.open_deals or self.rewards)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "introductions": self.introductions,
+            "won_deals": self.won_deals,
+            "won": cents(self.won),
+            "open_deals": self.open_deals,
+            "pipeline": cents(self.pipeline),
+            "reward_cost": cents(self.reward_cost),
+            "last_asked": self.last_asked,
+            "next_eligible": self.next_eligible,
+            "unconverted": self.unconverted,
+        }
+
+
+@dataclass
+class _Tally:
+    """The figures of every advocate account and contact, filled query by query."""
+
+    accounts: defaultdict[int, _Figures]
+    contacts: defaultdict[int, _Figures]
+    rates: RateTable
+
+    def convert(self, total: Decimal, currency: str, day: dt.date) -> Money | None:
+        rate = self.rates.rate(currency, day)
+        return None if rate is None else total * rate
+
+
+def advocates_report(
+    *, user: User | None, filters: Filters, today: dt.date, rates: RateTable | None = None
+) -> Report:
+    rates = rates if rates is not None else RateTable.load()
+    period = filters.period(today)
+    now = dt.datetime.combine(today, dt.time.max, tzinfo=timezone.get_current_timezone())
+    programme, _ = programme_current()
+    tally = _Tally(defaultdict(_Figures), defaultdict(_Figures), rates)
+    referred = not filters.source or filters.source == DealSource.REFERRAL
+    if referred:
+        _add_deals(tally, user, filters, period, today)
+        _add_introductions(tally, user, filters, period)
+        _add_rewards(tally, user, filters, period)
+    accounts = {a: f for a, f in tally.accounts.items() if f.counted}
+    contacts = {c: f for c, f in tally.contacts.items() if f.counted}
+    _add_asks(accounts, contacts, now=now, gates=programme.gates)
+    account_rows = _account_rows(accounts)
+    untapped = _untapped(user, filters, now, programme)
+    return Report(
+        name="advocates",
+        title="Advocates",
+        filters=filters,
+        currency=rates.home,
+        period=period,
+        headline=_headline(account_rows, len(untapped), rates.home),
+        tables=[
+            Table("accounts", "Advocate accounts", ACCOUNT_COLUMNS, account_rows),
+            Table("contacts", "Advocate contacts", CONTACT_COLUMNS, _contact_rows(contacts)),
+            Table("untapped", "Untapped advocates: never asked", UNTAPPED_COLUMNS, untapped),
+        ],
+        notes=[*rates.missing_notes(), *_notes(filters, programme)],
+    )
+
+
+# --- credited deals -------------------------------------------------------------------
+
+
+def _credits(
+    user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
+) -> QuerySet[Any, Any]:  # DealCredit with won_day, which the stubs cannot name
+    """The credits of deals the user may see that match the filters and were won in the
+    period or are open now."""
+    start, end = period
+    won = Q(deal__stage__is_won=True, won_day__gte=start, won_day__lte=end)
+    still_open = Q(deal__stage__is_won=False, deal__stage__is_lost=False)
+    return (
+        DealCredit.objects.filter(deal__in=deals_for(user, filters).values("pk"))
+        .annotate(won_day=TruncDate("deal__closed_at"))
+        .filter(won | still_open)
+    )
+
+
+def _add_deals(
+    tally: _Tally,
+    user: User | None,
+    filters: Filters,
+    period: tuple[dt.date, dt.date],
+    today: dt.date,
+) -> None:
+    credits = _credits(user, filters, period)
+    amounts = (
+        credits.values(
+            "deal__stage__is_won", "advocate_account_id", "advocate_id", "deal__currency",
+            "won_day", "share",
+        )
+        .annotate(n=Count("pk"), total=Sum("deal__amount"))
+        .order_by()
+    )  # fmt: skip
+    for g in amounts:
+        won = g["deal__stage__is_won"]
+        day = g["won_day"] if won else today
+        value = tally.convert(g["total"] * g["share"] / 100, g["deal__currency"], day)
+        targets = [tally.accounts[g["advocate_account_id"]]]
+        if g["advocate_id"] is not None:
+            contact = tally.contacts[g["advocate_id"]]
+            targets.append(contact)
+            _count_deals(contact, won=won, deals=g["n"], converted=value is not None)
+        for figures in targets:
+            _add_amount(figures, won=won, value=value)
+    # A deal two contacts of one account share is one deal of that account: counted apart.
+    deals = (
+        credits.values("deal__stage__is_won", "advocate_account_id", "deal__currency", "won_day")
+        .annotate(n=Count("deal_id", distinct=True))
+        .order_by()
+    )
+    for g in deals:
+        won = g["deal__stage__is_won"]
+        known = tally.rates.rate(g["deal__currency"], g["won_day"] if won else today) is not None
+        _count_deals(
+            tally.accounts[g["advocate_account_id"]], won=won, deals=g["n"], converted=known
+        )
+
+
+def _count_deals(figures: _Figures, *, won: bool, deals: int, converted: bool) -> None:
+    if won:
+        figures.won_deals += deals
+    else:
+        figures.open_deals += deals
+    if not converted:
+        figures.unconverted += deals
+
+
+def _add_amount(figures: _Figures, *, won: bool, value: Money | None) -> None:
+    if value is None:
+        return
+    if won:
+        figures.won += value
+    else:
+        figures.pipeline += value
+
+
+# --- introductions and rewards --------------------------------------------------------
+
+
+def _by_owner(filters: Filters, prefix: str) -> Q:
+    """The owner and team filters on the user an introduction is owned by."""
+    rule = Q()
+    if filters.owner is not None:
+        rule &= Q(**{f"{prefix}owner_id": filters.owner})
+    if filters.team is not None:
+        rule &= Q(**{f"{prefix}owner__team_id": filters.team})
+    return rule
+
+
+def _introductions(user: User | None) -> QuerySet[Introduction]:
+    return Introduction.objects.all() if user is None else introductions_visible_to(user)
+
+
+def _add_introductions(
+    tally: _Tally, user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
+) -> None:
+    start, end = period
+    groups = (
+        _introductions(user)
+        .filter(_by_owner(filters, ""))
+        .annotate(day=TruncDate("created_at"))
+        .filter(day__gte=start, day__lte=end)
+        .values("advocate_account_id", "advocate_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for g in groups:
+        tally.accounts[g["advocate_account_id"]].introductions += g["n"]
+        if g["advocate_id"] is not None:
+            tally.contacts[g["advocate_id"]].introductions += g["n"]
+
+
+def _add_rewards(
+    tally: _Tally, user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
+) -> None:
+    start, end = period
+    rewards = Reward.objects.filter(status__in=COST).filter(_by_owner(filters, "introduction__"))
+    if user is not None:
+        rewards = rewards.filter(introduction__in=introductions_visible_to(user).values("pk"))
+    groups = (
+        rewards.annotate(day=TruncDate(Coalesce("decided_at", "created_at")))
+        .filter(day__gte=start, day__lte=end)
+        .values("advocate_account_id", "advocate_id", "currency", "day")
+        .annotate(n=Count("pk"), total=Sum("value"))
+        .order_by()
+    )
+    for g in groups:
+        value = tally.convert(g["total"], g["currency"], g["day"])
+        targets = [tally.accounts[g["advocate_account_id"]]]
+        if g["advocate_id"] is not None:
+            targets.append(tally.contacts[g["advocate_id"]])
+        for figures in targets:
+            figures.rewards += g["n"]
+            if value is None:
+                figures.unconverted += g["n"]
+            else:
+                figures.reward_cost += value
+
+
+# --- asks -----------------------------------------------------------------------------
+
+
+def _made(now: dt.datetime) -> Q:
+    """An ask counts as made when done, or closed as not appropriate (as the gates count)."""
+    return Q(completed_at__lte=now) & (
+        Q(status=TaskStatus.DONE) | Q(status=TaskStatus.CANCELLED, outcome=NOT_APPROPRIATE)
+    )
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
+def _add_asks(
+    accounts: dict[int, _Figures],
+    contacts: dict[int, _Figures],
+    *,
+    now: dt.datetime,
+    gates: GateConfig,
+) -> None:
+    tz = now.tzinfo
+    asked = Task.objects.filter(_made(now), kind=TaskKind.REFERRAL_ASK)
+    for part in _chunks(accounts):
+        groups = (
+            asked.filter(account_id__in=part)
+            .values("account_id", "contact_id")
+            .annotate(last=Max("completed_at"))
+            .order_by()
+        )
+        for g in groups:
+            day = g["last"].astimezone(tz).date()
+            _later(accounts[g["account_id"]], day)
+            if g["contact_id"] in contacts:
+                _later(contacts[g["contact_id"]], day)
+    for figures in accounts.values():
+        figures.next_eligible = _after_cooldown(figures.last_asked, now, gates)
+    _contacts_eligible(contacts, now=now, gates=gates)
+
+
+def _later(figures: _Figures, day: dt.date) -> None:
+    if figures.last_asked is None or day > figures.last_asked:
+        figures.last_asked = day
+
+
+def _after_cooldown(last: dt.date | None, now: dt.datetime, gates: GateConfig) -> dt.date:
+    """The first day from today the account cooldown gate lets an ask through (as
+    engine.gates counts it: whole calendar days since the last ask's day)."""
+    today = now.date()
+    if last is None or gates.account_cooldown_days is None:
+        return today
+    return max(today, last + dt.timedelta(days=gates.account_cooldown_days))
+
+
+def _contacts_eligible(
+    contacts: dict[int, _Figures], *, now: dt.datetime, gates: GateConfig
+) -> None:
+    """Each contact's first day out of the fatigue block, by engine.gates.fatigue over the
+    asks of every kind within the budget's window (the ask page's rule)."""
+    days = max(gates.fatigue_window_days, gates.fatigue_gap_days or 0) + 1
+    recent = Task.objects.filter(
+        _made(now), kind__in=ASK_KINDS, completed_at__gte=now - dt.timedelta(days=days)
+    )
+    for part in _chunks(contacts):
+        asks: defaultdict[int, list[dt.datetime]] = defaultdict(list)
+        rows = recent.filter(contact_id__in=part).values_list("contact_id", "completed_at")
+        for contact_id, at in rows:
+            if contact_id is not None and at is not None:  # as filtered: for the type checker
+                asks[contact_id].append(at)
+        opted = Contact.objects.filter(pk__in=part).values_list("pk", "opted_out_at")
+        for contact_id, opted_out_at in opted:
+            if opted_out_at is not None and opted_out_at <= now:
+                continue  # never: they opted out of referral asks
+            block = fatigue(
+                contact_name=str(contact_id),  # the block's words are not shown
+                asks=tuple(asks[contact_id]),
+                now=now,
+                config=gates,
+            )
+            contacts[contact_id].next_eligible = now.date() if block is None else block.until
+
+
+# --- rows -----------------------------------------------------------------------------
+
+
+def _rank(item: tuple[str, _Figures]) -> tuple[Decimal, Decimal, int, str]:
+    name, f = item
+    return (-f.won, -f.pipeline, -f.introductions, name.casefold())
+
+
+def _account_rows(accounts: dict[int, _Figures]) -> list[dict[str, Any]]:
+    names: dict[int, str] = {}
+    for part in _chunks(accounts):
+        names.update(Account.objects.filter(pk__in=part).values_list("pk", "name"))
+    ranked = sorted(((names[a], f) for a, f in accounts.items()), key=_rank)
+    return [{"account": name, **f.row()} for name, f in ranked]
+
+
+def _contact_rows(contacts: dict[int, _Figures]) -> list[dict[str, Any]]:
+    who: dict[int, tuple[str, str]] = {}
+    fields = ("pk", "first_name", "last_name", "email", "account__name")
+    for part in _chunks(contacts):
+        for pk, first, last, email, account in Contact.objects.filter(pk__in=part).values_list(
+            *fields
+        ):
+            who[pk] = (f"{first} {last}".strip() or email, account)
+    ranked = sorted(
+        ((who[c], f) for c, f in contacts.items()), key=lambda i: _rank((i[0][0], i[1]))
+    )
+    return [{"contact": name, "account": account, **f.row()} for (name, account), f in ranked]
+
+
+# --- untapped advocates ---------------------------------------------------------------
+
+
+def _strong_rules(programme: Programme) -> dict[str, tuple[float, str]]:
+    """The active rules one of whose moments reaches the readiness threshold on its own:
+    rule id → (weight, name)."""
+    threshold = programme.readiness.threshold
+    return {r.id: (r.weight, r.name) for r in programme.active_rules if r.weight >= threshold}
+
+
+def _accounts_for(user: User | None, filters: Filters) -> QuerySet[Account]:
+    accounts = Account.objects.all() if user is None else accounts_visible_to(user)
+    rule = _by_owner(filters, "")
+    if filters.industry:
+        rule &= Q(industry__iexact=filters.industry)
+    if filters.size:
+        lower, upper = SIZE_BAND_CHOICES[filters.size]
+        rule &= Q(employees__gte=lower)
+        if upper is not None:
+            rule &= Q(employees__lte=upper)
+    return accounts.filter(rule)
+
+
+@dataclass
+class _Strongest:
+    weight: float
+    at: dt.datetime
+    rule_id: str
+    evidence: str
+    count: int = 1
+
+
+def _strong_moments(
+    user: User | None, filters: Filters, now: dt.datetime, strong: dict[str, tuple[float, str]]
+) -> dict[int, _Strongest]:
+    """Per never-asked account, its strongest recent moment (the heaviest rule, then the
+    newest) and how many strong moments it had."""
+    asked = Task.objects.filter(account_id=OuterRef("account_id"), kind=TaskKind.REFERRAL_ASK)
+    rows = (
+        Moment.objects.filter(
+            retracted_at__isnull=True,
+            rule_id__in=list(strong),
+            occurred_at__gt=now - dt.timedelta(days=STRONG_DAYS),
+            occurred_at__lte=now,
+            account__in=_accounts_for(user, filters).values("pk"),
+        )
+        .filter(~Exists(asked))
+        .values_list("account_id", "rule_id", "occurred_at", "evidence")
+        .order_by()
+    )
+    found: dict[int, _Strongest] = {}
+    counts: defaultdict[int, int] = defaultdict(int)
+    for account_id, rule_id, at, evidence in rows:
+        counts[account_id] += 1
+        moment = _Strongest(strong[rule_id][0], at, rule_id, evidence)
+        best = found.get(account_id)
+        if best is None or (moment.weight, moment.at, rule_id) > (
+            best.weight,
+            best.at,
+            best.rule_id,
+        ):
+            found[account_id] = moment
+    for account_id, best in found.items():
+        best.count = counts[account_id]
+    return found
+
+
+def _untapped(
+    user: User | None, filters: Filters, now: dt.datetime, programme: Programme
+) -> list[dict[str, Any]]:
+    strong = _strong_rules(programme)
+    if not strong:
+        return []
+    found = _strong_moments(user, filters, now, strong)
+    facts = gather(list(found), programme, now=now, moments={})
+    rows = []
+    for account_id, best in found.items():
+        f = facts[account_id]
+        blocks = gates_check(f.gate, now=now, config=programme.gates)
+        if any(b.gate in AT_RISK for b in blocks):
+            continue
+        rows.append((best, f.account, f.health.score))
+    rows.sort(key=lambda r: (-r[0].weight, -r[0].at.timestamp(), r[1].name.casefold()))
+    return [_untapped_row(best, account, health, strong, now) for best, account, health in rows]
+
+
+def _untapped_row(
+    best: _Strongest,
+    account: Account,
+    health: int,
+    strong: dict[str, tuple[float, str]],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "account": account.name,
+        "owner": str(account.owner) if account.owner else "",
+        "health": health,
+        "moment": strong[best.rule_id][1],
+        "weight": best.weight,
+        "moment_day": best.at.astimezone(now.tzinfo).date(),
+        "evidence": best.evidence,
+        "strong_moments": best.count,
+    }
+
+
+# --- words and chart ------------------------------------------------------------------
+
+
+def _headline(rows: list[dict[str, Any]], untapped: int, currency: str) -> str:
+    senders = [r for r in rows if r["won_deals"] or r["open_deals"]]
+    never = (
+        f"{untapped:,} healthy account{'s' if untapped != 1 else ''} with strong recent "
+        f"moments {'were' if untapped != 1 else 'was'} never asked."
+    )
+    if not senders:
+        return f"No account sent referred business in this period. {never}"
+    won = sum((r["won"] for r in senders), ZERO)
+    pipeline = sum((r["pipeline"] for r in senders), ZERO)
+    top = senders[0] if senders[0]["won"] > 0 else None
+    best = f"; top: {top['account']} ({money_text(top['won'], currency)})" if top else ""
+    return (
+        f"{len(senders):,} account{'s' if len(senders) != 1 else ''} sent referred business "
+        f"worth {money_text(won, currency)} won ({money_text(pipeline, currency)} in "
+        f"pipeline){best}. {never}"
+    )
+
+
+def _notes(filters: Filters, programme: Programme) -> list[str]:
+    strong = _strong_rules(programme)
+    names = ", ".join(f"{name} ({weight:g})" for weight, name in strong.values()) or "none"
+    notes = [
+        f"Strong moments: those of a rule whose weight reaches the readiness threshold "
+        f"({programme.readiness.threshold:g}) on its own: {names}; untapped advocates had one "
+        f"in the last {STRONG_DAYS} days."
+    ]
+    if filters.industry or filters.size:
+        notes.append(
+            "The industry and size filters narrow the referred deals (by the referred "
+            "account) and the untapped accounts, not introductions or rewards."
+        )
+    return notes
+
+
+def draw(report: Report) -> dict[str, SafeString]:
+    """Bars of the CHART_TOP accounts by won referred revenue, drawn from the accounts table."""
+    rows = [r for r in report.table("accounts").rows if r["won"] > 0][:CHART_TOP]
+    return {
+        "accounts": charts.bars(
+            [(r["account"], r["won"]) for r in rows],
+            title=f"Top {CHART_TOP} advocate accounts by won referred revenue ({report.currency})",
+            unit=report.currency,
+        )
+    }
