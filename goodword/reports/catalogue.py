@@ -19,12 +19,16 @@ Builder = Callable[..., Report]
 def _builders() -> dict[str, Builder]:
     from goodword.reports.advocates import advocates_report
     from goodword.reports.pipeline import pipeline_report
+    from goodword.reports.reps import reps_report
+    from goodword.reports.roi import roi_report
     from goodword.reports.sources import sources_report
 
     return {
         "pipeline": pipeline_report,
         "sources": sources_report,
         "advocates": advocates_report,
+        "reps": reps_report,
+        "roi": roi_report,
     }
 
 
@@ -32,6 +36,8 @@ TITLES = {
     "pipeline": "Pipeline and forecast by source",
     "sources": "Referred versus other sources",
     "advocates": "Advocates",
+    "reps": "Rep KPIs and targets",
+    "roi": "Referral programme ROI",
 }
 NAMES = tuple(TITLES)
 

@@ -68,9 +68,15 @@ def _one(draw: Callable[[Report], dict[str, SafeString]]) -> Drawer:
 
 
 def _drawers() -> dict[str, Drawer]:
-    from goodword.reports import advocates
+    from goodword.reports import advocates, reps, roi
 
-    return {"pipeline": _pipeline, "sources": _sources, "advocates": _one(advocates.draw)}
+    return {
+        "pipeline": _pipeline,
+        "sources": _sources,
+        "advocates": _one(advocates.draw),
+        "reps": _one(reps.draw),
+        "roi": _one(roi.draw),
+    }
 
 
 def for_report(report: Report) -> dict[str, list[SafeString]]:

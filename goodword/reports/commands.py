@@ -112,8 +112,9 @@ def report(
     table: str | None,
     output: str | None,
 ) -> None:
-    """Write the report NAME (pipeline) with the figures its page and the API show: JSON
-    with the headline and every table, or one table as CSV."""
+    """Write the report NAME (pipeline, sources, funnel, advocates, reps, roi) with the
+    figures its page and the API show: JSON with the headline and every table, or one table
+    as CSV."""
     setup_django()
     from django.utils import timezone
 

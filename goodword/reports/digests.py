@@ -259,7 +259,7 @@ def _has_figures(tables: Sequence[Table]) -> bool:
         row.get(c.key) not in (None, 0)
         for table in tables
         for c in table.columns
-        if c.kind in numeric
+        if c.kind in numeric and not c.given
         for row in table.rows
     )
 

@@ -19,6 +19,7 @@ class Column:
     key: str
     label: str
     kind: Kind = "text"
+    given: bool = False  # a figure the report is given (a setting), not one it found
 
 
 @dataclass

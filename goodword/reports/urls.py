@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
 
-from goodword.reports import rates_views, views
+from goodword.reports import rates_views, settings_views, views
 
-# The rates' paths first: /reports/<name>/ would take /reports/rates/.
-urlpatterns: list[URLPattern | URLResolver] = [*rates_views.urlpatterns, *views.urlpatterns]
+# The rates' and settings' paths first: /reports/<name>/ would take /reports/rates/.
+urlpatterns: list[URLPattern | URLResolver] = [
+    *rates_views.urlpatterns,
+    *settings_views.urlpatterns,
+    *views.urlpatterns,
+]

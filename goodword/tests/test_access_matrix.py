@@ -114,6 +114,8 @@ WEB: dict[str, Route] = {
     "reports": Route(None, ("GET",)),
     "report-headlines": Route(None, ("GET",)),
     "account-digests": Route(None, ("GET", "POST")),
+    "report-targets": Route(None, ("GET", "POST")),
+    "report-targets-export": Route(None, ("GET",)),
     "handoffs": Route(None, ("GET",)),
     "handoffs-export": Route(None, ("GET",)),
     "handoff-detail": Route("handoff", ("GET", "POST")),
@@ -149,10 +151,13 @@ LEADS_ONLY = {
     "rewards-fulfilment-export",
     "rates",
     "rates-export",
+    "report-costs",
+    "report-costs-export",
+    "report-spend-export",
 }
-# The rates' import forms (POST only): 404 for reps, CSMs and users without a role, 403 for
-# managers, who may read the rates.
-RATE_FORMS = {"rates-check", "rates-import"}
+# The rates' import forms and the programme costs' and spend's forms (POST only): 404 for reps,
+# CSMs and users without a role, 403 for managers, who may read them.
+RATE_FORMS = {"rates-check", "rates-import", "report-costs-save", "report-spend-save"}
 # A report's page, by name: everyone signed in reads it, over the deals they may see.
 REPORT_PAGES = {"report"}
 # A handoff's checklist item (two ids in the path) and the deal page's link to its handoff

@@ -341,7 +341,9 @@ def test_european_deals_are_in_their_currency_with_weekly_rates(db, demo):
         assert deal.currency == CURRENCY_BY_COUNTRY.get(deal.account.country, "USD")
     assert Deal.objects.filter(currency="EUR").exists()
     # and each currency has a rate every Monday from before the oldest deal to this week
-    oldest = Deal.objects.order_by("created_at").first().created_at.date()
+    first = Deal.objects.order_by("created_at").first()
+    assert first is not None
+    oldest = first.created_at.date()
     for currency in ("EUR", "GBP"):
         days = list(Rate.objects.filter(currency=currency).values_list("day", flat=True))
         assert days[0] <= oldest

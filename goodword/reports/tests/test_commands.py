@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from django.utils import timezone
 
 from goodword.cli import main
+from goodword.reports.catalogue import NAMES
 from goodword.reports.filters import Filters
 from goodword.reports.pipeline import pipeline_report
 from goodword.reports.tests.conftest import Book
@@ -48,7 +49,7 @@ def test_one_table_as_csv_to_a_file(book: Book, tmp_path: Path, rep: User) -> No
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["report", "forecast"], "no report named 'forecast'; the reports are pipeline"),
+        (["report", "forecast"], "no report named 'forecast'; the reports are " + ", ".join(NAMES)),
         (["report", "pipeline", "--from", "May"], "date_from: 'May' is not a date (YYYY-MM-DD)"),
         (["report", "pipeline", "--table", "nope"],
          "--table: pipeline has the tables open, referred_per_month"),
