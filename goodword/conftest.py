@@ -174,6 +174,35 @@ def other_contact(other_rep: User, other_account: Account) -> Contact:
 
 
 @pytest.fixture
+def prospect(rep: User) -> Account:
+    """Globex, a prospect the rep owns."""
+    return account_create(
+        actor=rep,
+        owner=rep,
+        data={"external_id": "ACC-9", "name": "Globex", "domain": "globex.com"},
+    )
+
+
+@pytest.fixture
+def referred(rep: User, prospect: Account, contact: Contact, stages: dict[str, Stage]) -> Deal:
+    """Globex's new-business deal, owned by the rep, referred by Ada of Acme (a customer)."""
+    return deal_create(
+        actor=rep,
+        account=prospect,
+        owner=rep,
+        stage=stages["Prospecting"],
+        data={
+            "external_id": "DEAL-9",
+            "name": "Globex new",
+            "amount": "9000",
+            "kind": "new",
+            "source": "referral",
+        },
+        referred_by=contact,
+    )
+
+
+@pytest.fixture
 def deal(rep: User, account: Account, stages: dict[str, Stage]) -> Deal:
     return deal_create(
         actor=rep,

@@ -35,7 +35,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -44,7 +43,7 @@ from goodword.lib import charts
 from goodword.referrals.models import Introduction
 from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
 from goodword.reports.models import MONEY_METRICS, RepTarget, TargetMetric
-from goodword.reports.money import Money, cents, money_text
+from goodword.reports.money import Money, cents, converted_sums, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
 from goodword.reports.services import quarter_end, quarter_of
@@ -272,22 +271,16 @@ def _pipeline(
     rates: RateTable,
 ) -> None:
     first, after = day_bounds(*period)
-    groups = (
-        _referral_deals(user, only, filters)
-        .filter(created_at__gte=first, created_at__lt=after)
-        .annotate(day=TruncDate("created_at"))
-        .values("owner_id", "currency", "day")
-        .annotate(n=Count("pk"), total=Sum("amount"))
-        .order_by()
+    created = _referral_deals(user, only, filters).filter(
+        created_at__gte=first, created_at__lt=after
     )
-    for g in groups:
-        rep = reps[g["owner_id"]]
-        rep.pipeline_deals += g["n"]
-        rate = rates.rate(g["currency"], g["day"])
-        if rate is None:
-            rep.unconverted += g["n"]
-        else:
-            rep.pipeline += g["total"] * rate
+    for owner, sums in converted_sums(
+        created, day="created_at", by="owner_id", rates=rates
+    ).items():
+        rep = reps[owner]
+        rep.pipeline_deals += sums.deals
+        rep.unconverted += sums.unconverted
+        rep.pipeline += sums.amount
 
 
 def _won(
@@ -299,22 +292,14 @@ def _won(
     rates: RateTable,
 ) -> None:
     first, after = day_bounds(*period)
-    groups = (
-        _referral_deals(user, only, filters)
-        .filter(stage__is_won=True, closed_at__gte=first, closed_at__lt=after)
-        .annotate(day=TruncDate("closed_at"))
-        .values("owner_id", "currency", "day")
-        .annotate(n=Count("pk"), total=Sum("amount"))
-        .order_by()
+    won = _referral_deals(user, only, filters).filter(
+        stage__is_won=True, closed_at__gte=first, closed_at__lt=after
     )
-    for g in groups:
-        rep = reps[g["owner_id"]]
-        rep.won_deals += g["n"]
-        rate = rates.rate(g["currency"], g["day"])
-        if rate is None:
-            rep.unconverted += g["n"]
-        else:
-            rep.won += g["total"] * rate
+    for owner, sums in converted_sums(won, day="closed_at", by="owner_id", rates=rates).items():
+        rep = reps[owner]
+        rep.won_deals += sums.deals
+        rep.unconverted += sums.unconverted
+        rep.won += sums.amount
 
 
 def quarter_shares(start: dt.date, end: dt.date) -> dict[dt.date, Decimal]:

@@ -19,13 +19,13 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from goodword.crm.models import Deal, DealKind, DealSource
 from goodword.engine import stats
 from goodword.reports.filters import Filters, deals_for
-from goodword.reports.money import cents
+from goodword.reports.money import cents, converted_sums
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
 
@@ -181,16 +181,7 @@ def _per_source(cohort: QuerySet[Deal], rates: RateTable) -> dict[str, _Source]:
         won.annotate(cycle=cycle).values("source", "cycle").annotate(n=Count("pk")).order_by()
     ):
         found[row["source"]].days[row["cycle"].days] += row["n"]
-    amounts = (
-        won.annotate(day=TruncDate("closed_at"))
-        .values("source", "currency", "day")
-        .annotate(n=Count("pk"), total=Sum(F("amount")))
-        .order_by()
-    )
-    for group in amounts:
-        rate = rates.rate(group["currency"], group["day"])
-        if rate is None:
-            found[group["source"]].unconverted += group["n"]
-        else:
-            found[group["source"]].amount += group["total"] * rate
+    for source, sums in converted_sums(won, day="closed_at", by="source", rates=rates).items():
+        found[source].unconverted += sums.unconverted
+        found[source].amount += sums.amount
     return found

@@ -16,31 +16,9 @@ from django.test import Client
 from goodword.crm.io.exporting import export_lines
 from goodword.crm.io.importing import ImportRefused, import_file
 from goodword.crm.models import Account, Contact, Deal, Stage
-from goodword.crm.services import account_create, deal_create
+from goodword.crm.services import deal_create
 from goodword.referrals.models import CreditChange, DealCredit
 from goodword.users.models import User
-
-
-@pytest.fixture
-def prospect(rep: User) -> Account:
-    return account_create(
-        actor=rep,
-        owner=rep,
-        data={"external_id": "ACC-9", "name": "Globex", "domain": "globex.com"},
-    )
-
-
-@pytest.fixture
-def referred(rep: User, prospect: Account, contact: Contact, stages: dict[str, Stage]) -> Deal:
-    """Globex's deal, owned by the rep, referred by Ada of Acme (a customer)."""
-    return deal_create(
-        actor=rep,
-        account=prospect,
-        owner=rep,
-        stage=stages["Prospecting"],
-        data={"external_id": "DEAL-9", "name": "Globex new", "source": "referral"},
-        referred_by=contact,
-    )
 
 
 def login(client: Client, user: User) -> Client:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from goodword.crm.models import Account, Contact, Deal, Stage
-from goodword.crm.services import account_create, contact_create, deal_create, deal_move
+from goodword.crm.services import contact_create, deal_create, deal_move
 from goodword.handoffs.models import Handoff
 from goodword.users.models import User
 
@@ -41,15 +41,6 @@ def champion(rep: User, account: Account) -> Contact:
         actor=rep,
         account=account,
         data={"first_name": "Grace", "last_name": "Hopper", "email": "grace@acme.io"},
-    )
-
-
-@pytest.fixture
-def prospect(rep: User) -> Account:
-    return account_create(
-        actor=rep,
-        owner=rep,
-        data={"external_id": "ACC-9", "name": "Globex", "domain": "globex.com"},
     )
 
 

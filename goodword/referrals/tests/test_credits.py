@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from goodword.crm.models import Account, Activity, Contact, Deal, Stage
 from goodword.crm.services import (
-    account_create,
     deal_create,
     deal_move,
     deal_update,
@@ -34,28 +33,6 @@ from goodword.referrals.models import CreditChange, DealCredit, Introduction
 from goodword.users.models import User
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def prospect(rep: User) -> Account:
-    return account_create(
-        actor=rep,
-        owner=rep,
-        data={"external_id": "ACC-9", "name": "Globex", "domain": "globex.com"},
-    )
-
-
-@pytest.fixture
-def referred(rep: User, prospect: Account, contact: Contact, stages: dict[str, Stage]) -> Deal:
-    """Globex's deal, referred by Ada of Acme (a customer)."""
-    return deal_create(
-        actor=rep,
-        account=prospect,
-        owner=rep,
-        stage=stages["Prospecting"],
-        data={"name": "Globex new", "amount": "9000", "source": "referral"},
-        referred_by=contact,
-    )
 
 
 def shares_of(deal: Deal) -> list[tuple[str | None, str, Decimal]]:
