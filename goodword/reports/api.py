@@ -138,7 +138,7 @@ def _row_errors(report: rates.RatesReport) -> dict[str, list[str]]:
 
 # --- reports --------------------------------------------------------------------------
 
-ReportName = Literal["pipeline", "sources", "advocates", "reps", "roi"]
+ReportName = Literal["pipeline", "sources", "funnel", "advocates", "reps", "roi"]
 
 
 class ReportQuery(Schema):

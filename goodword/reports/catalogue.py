@@ -18,6 +18,7 @@ Builder = Callable[..., Report]
 
 def _builders() -> dict[str, Builder]:
     from goodword.reports.advocates import advocates_report
+    from goodword.reports.funnel import funnel_report
     from goodword.reports.pipeline import pipeline_report
     from goodword.reports.reps import reps_report
     from goodword.reports.roi import roi_report
@@ -26,6 +27,7 @@ def _builders() -> dict[str, Builder]:
     return {
         "pipeline": pipeline_report,
         "sources": sources_report,
+        "funnel": funnel_report,
         "advocates": advocates_report,
         "reps": reps_report,
         "roi": roi_report,
@@ -35,6 +37,7 @@ def _builders() -> dict[str, Builder]:
 TITLES = {
     "pipeline": "Pipeline and forecast by source",
     "sources": "Referred versus other sources",
+    "funnel": "Referral funnel",
     "advocates": "Advocates",
     "reps": "Rep KPIs and targets",
     "roi": "Referral programme ROI",

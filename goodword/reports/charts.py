@@ -68,11 +68,12 @@ def _one(draw: Callable[[Report], dict[str, SafeString]]) -> Drawer:
 
 
 def _drawers() -> dict[str, Drawer]:
-    from goodword.reports import advocates, reps, roi
+    from goodword.reports import advocates, funnel, reps, roi
 
     return {
         "pipeline": _pipeline,
         "sources": _sources,
+        "funnel": _one(funnel.draw),
         "advocates": _one(advocates.draw),
         "reps": _one(reps.draw),
         "roi": _one(roi.draw),

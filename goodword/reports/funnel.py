@@ -1,0 +1,558 @@
+"""Report 3, the referral funnel: how the success moments of the period turned into asks,
+introductions and won referred deals, with the conversion and the median days of each step,
+overall and per rule (which kinds of moments lead to referrals that win).
+
+The cohort is the live success moments (not retracted) that occurred in the period, by the
+day of `Moment.occurred_at` (UTC); each is followed through every later step, whenever that
+happened, so a conversion is the share of the same moments that got one step further. The
+steps, as the code records them:
+
+- moments: a live moment of the cohort.
+- ask queued: the moment is behind a referral ask (`Moment.ask`, set by the scan when it
+  queued the ask for the owner); from `Task.created_at`.
+- ask made: the ask was recorded as made, with any outcome (agreed, declined, no answer,
+  sent by email from Goodword): its status is done; from `Task.completed_at`. An ask closed as
+  not appropriate or still open was not made.
+- advocate agreed: an introduction exists for the ask (the owner recorded that the advocate
+  agreed; from its creation). An ask sent by email from Goodword starts its introduction at
+  once, waiting for the advocate: it counts only once the advocate named someone (then from
+  the naming).
+- consent requested: the advocate named the person, which sends the consent request or gives
+  the advocate its link (the introduction's `name` step).
+- contact accepted: the person accepted (the `accept` step).
+- opportunity: the introduction has its referred deal (from the `open_opportunity` step, else
+  the deal's creation). An introduction flagged instead (the company is a customer or in an
+  open deal already) stops here.
+- won: that deal is in a won stage now (from `closed_at`; a reopened deal is not won).
+
+Days are UTC calendar days from the previous step; medians count each moment once, so an
+ask behind three moments weighs three times. A won deal's amount is converted at the rate of
+the day it was won and shared equally among the cohort's moments behind its ask, so the
+rules' won amounts add up to the total; amounts are summed unrounded and rounded once.
+Referrals logged by hand come from no moment and are not in this funnel.
+
+Filters: team and owner apply to the ask's owner (the account's owner for a moment without an
+ask), industry and size to the moment's account; the source filter does not apply (every deal
+here is a referral). A rep or a CSM sees the moments of the accounts they may see or behind
+their asks, and only the deals they may see count as opportunities and wins.
+
+Ten aggregate queries (moments per rule and step, distinct records per step, seven day-count
+histograms, won amounts per rule, currency, day and share), two small reads (the programme,
+the rates) and, for a rep, the ids of their accounts: thirteen at most, whose rows grow with
+rules, steps and days, never with moments or deals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    FilteredRelation,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils.safestring import SafeString
+
+from goodword.crm.models import DealSource, TaskStatus
+from goodword.crm.selectors import accounts_visible_to, tasks_visible_to
+from goodword.engine.intros import IntroEvent
+from goodword.engine.stats import Counted
+from goodword.lib import charts
+from goodword.moments.models import Moment
+from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
+from goodword.reports.money import cents, money_text
+from goodword.reports.rates import RateTable
+from goodword.reports.report import Column, Report, Table
+
+if TYPE_CHECKING:
+    from goodword.users.models import User
+
+# The outcome referrals.asks.ask_email_send records: its introduction waits for the advocate.
+EMAILED = "asked by email"
+INTRO = "ask__introductions"
+DEAL = "ask__introductions__deal"
+STEPS = (
+    ("moments", "Success moments"),
+    ("asks", "Ask queued"),
+    ("made", "Ask made"),
+    ("agreed", "Advocate agreed"),
+    ("consent", "Consent requested"),
+    ("accepted", "Contact accepted"),
+    ("opportunity", "Opportunity"),
+    ("won", "Won"),
+)
+KEYS = tuple(key for key, _ in STEPS)
+LABELS = dict(STEPS)
+
+FUNNEL_COLUMNS = [
+    Column("step", "Step key"),
+    Column("label", "Step"),
+    Column("count", "Moments reaching the step", "count"),
+    Column("records", "Distinct moments, asks, introductions or deals", "count"),
+    Column("conversion_previous", "Conversion from the previous step", "percent"),
+    Column("conversion_first", "Conversion from the moments", "percent"),
+    Column("median_days", "Median days from the previous step", "days"),
+]
+RULE_STEP_COLUMNS = [
+    Column("rule", "Rule key"),
+    Column("label", "Rule"),
+    Column("step", "Step key"),
+    Column("step_label", "Step"),
+    Column("count", "Moments reaching the step", "count"),
+    Column("conversion_previous", "Conversion from the previous step", "percent"),
+    Column("conversion_first", "Conversion from the moments", "percent"),
+    Column("median_days", "Median days from the previous step", "days"),
+]
+RULE_COLUMNS = [
+    Column("rule", "Rule key"),
+    Column("label", "Rule"),
+    Column("kind", "Kind"),
+    *[Column(key, label, "count") for key, label in STEPS],
+    Column("won_deals", "Won deals", "count"),
+    Column("won_amount", "Won referred amount", "money"),
+    Column("amount_per_moment", "Won amount per moment", "money"),
+    Column("win_conversion", "Moments that led to a win", "percent"),
+    Column("unconverted", "Won deals not converted (no rate)", "count"),
+]
+
+
+@dataclass
+class _Rule:
+    kind: str = ""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KEYS, 0))
+    days: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    won_deals: int = 0
+    amount: Decimal = Decimal(0)
+    unconverted: int = 0
+
+    def add_days(self, step: str, days: int, n: int) -> None:
+        found = self.days[step]
+        found[days] = found.get(days, 0) + n
+
+
+def funnel_report(
+    *, user: User | None, filters: Filters, today: dt.date, rates: RateTable | None = None
+) -> Report:
+    rates = rates if rates is not None else RateTable.load()
+    period = filters.period(today)
+    paths = _Paths(user)
+    cohort = _cohort(user, filters, period)
+    rules = _counts(cohort, paths)
+    for step in KEYS[1:]:
+        _days(cohort, paths, step, rules)
+    _won_amounts(cohort, paths, period, rates, rules)
+    records = _records(cohort, paths)
+    total = _total(rules)
+    names = _rule_names()
+    return Report(
+        name="funnel",
+        title="Referral funnel",
+        filters=filters,
+        currency=rates.home,
+        period=period,
+        headline=_headline(rules, total, names, period, rates.home),
+        tables=[
+            Table("funnel", "The referral funnel", FUNNEL_COLUMNS, _steps(total, records)),
+            Table(
+                "rule_steps", "The funnel per rule", RULE_STEP_COLUMNS, _rule_steps(rules, names)
+            ),
+            Table(
+                "rules",
+                "Moments and won referrals per rule",
+                RULE_COLUMNS,
+                _rule_rows(rules, total, names),
+            ),
+        ],
+        notes=_notes(user, filters, period) + rates.missing_notes(),
+    )
+
+
+# --- what each step means, as expressions on a moment ----------------------------------
+
+
+class _Paths:
+    """Each step's condition (reached from the step before) and time, on a moment row of a
+    cohort made by `joined`. An ask has one introduction at most (the services complete the
+    ask as they start it) and an introduction takes each of its steps once, so the joins
+    keep one row per moment."""
+
+    def __init__(self, user: User | None) -> None:
+        named = F("step_named__at")
+        visible = Q()
+        if user is not None and not (user.is_admin_role or user.is_manager):
+            visible = Q(**{f"{DEAL}__in": deals_for(user, Filters()).values("pk")})
+        self.conditions: dict[str, Q] = {
+            "asks": Q(ask__isnull=False),
+            "made": Q(ask__status=TaskStatus.DONE),
+            "agreed": Q(**{f"{INTRO}__isnull": False})
+            & (~Q(ask__outcome=EMAILED) | Q(step_named__isnull=False)),
+            "consent": Q(step_named__isnull=False),
+            "accepted": Q(step_accepted__isnull=False),
+            "opportunity": Q(**{f"{DEAL}__isnull": False}) & visible,
+            "won": Q(**{f"{DEAL}__stage__is_won": True}),
+        }
+        self.times: dict[str, Combinable] = {
+            "moments": F("occurred_at"),
+            "asks": F("ask__created_at"),
+            "made": F("ask__completed_at"),
+            "agreed": Case(
+                When(ask__outcome=EMAILED, then=named),
+                default=F(f"{INTRO}__created_at"),
+                output_field=DateTimeField(),
+            ),
+            "consent": named,
+            "accepted": F("step_accepted__at"),
+            "opportunity": Coalesce(
+                F("step_opened__at"), F(f"{DEAL}__created_at"), output_field=DateTimeField()
+            ),
+            "won": Coalesce(F(f"{DEAL}__closed_at"), F(f"{DEAL}__updated_at")),
+        }
+
+    @staticmethod
+    def joined(moments: QuerySet[Moment]) -> QuerySet[Moment]:
+        """The moments with their introduction's steps at hand (joined only where used)."""
+        steps = f"{INTRO}__steps"
+        return moments.annotate(
+            **{
+                name: FilteredRelation(steps, condition=Q(**{f"{steps}__event": event.value}))
+                for name, event in (
+                    ("step_named", IntroEvent.NAME),
+                    ("step_accepted", IntroEvent.ACCEPT),
+                    ("step_opened", IntroEvent.OPEN_OPPORTUNITY),
+                )
+            }
+        )
+
+    def reached(self, step: str) -> Q:
+        """The moment got as far as `step`, through every step before it."""
+        rule = Q()
+        for key in KEYS[1 : KEYS.index(step) + 1]:
+            rule &= self.conditions[key]
+        return rule
+
+    def gap(self, step: str) -> _Days:
+        """UTC calendar days from the step before to `step`."""
+        return _Days(self.times[step], self.times[KEYS[KEYS.index(step) - 1]])
+
+
+class _Days(Func):
+    """Calendar days (UTC) from the second time to the first, as an integer, in the
+    database's own date arithmetic (Django's duration functions run in Python on SQLite,
+    row by row)."""
+
+    output_field = IntegerField()
+    # SQLite keeps aware times as UTC text, which date() reads.
+    SQL = {
+        "sqlite": "CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)",
+        "postgresql": (
+            "((({later}) AT TIME ZONE 'UTC')::date - (({earlier}) AT TIME ZONE 'UTC')::date)"
+        ),
+    }
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = self.SQL[connection.vendor].format(later=later[0], earlier=earlier[0])
+        return sql, (*later[1], *earlier[1])
+
+
+# --- the cohort and its figures ----------------------------------------------------------
+
+
+def _cohort(
+    user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
+) -> QuerySet[Moment]:
+    moments = Moment.objects.filter(retracted_at__isnull=True, **_occurred_in(period, ""))
+    if user is not None and not (user.is_admin_role or user.is_manager):
+        moments = moments.filter(
+            Q(account__in=accounts_visible_to(user).values("pk"))
+            | Q(ask__in=tasks_visible_to(user).values("pk"))
+        )
+    for name, value in (("team_id", filters.team), ("id", filters.owner)):
+        if value is not None:
+            moments = moments.filter(
+                Q(ask__isnull=False, **{f"ask__owner__{name}": value})
+                | Q(ask__isnull=True, **{f"account__owner__{name}": value})
+            )
+    if filters.industry:
+        moments = moments.filter(account__industry__iexact=filters.industry)
+    if filters.size:
+        lower, upper = SIZE_BAND_CHOICES[filters.size]
+        moments = moments.filter(account__employees__gte=lower)
+        if upper is not None:
+            moments = moments.filter(account__employees__lte=upper)
+    return _Paths.joined(moments)
+
+
+def _occurred_in(period: tuple[dt.date, dt.date], prefix: str) -> dict[str, dt.datetime]:
+    start = dt.datetime.combine(period[0], dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(period[1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return {f"{prefix}occurred_at__gte": start, f"{prefix}occurred_at__lt": end}
+
+
+def _counts(cohort: QuerySet[Moment], paths: _Paths) -> dict[str, _Rule]:
+    """Per rule, the moments reaching each step and the won deals (one query)."""
+    figures = {
+        key: Count("pk", filter=paths.reached(key) if key != "moments" else None) for key in KEYS
+    }
+    rows = (
+        cohort.values("rule_id")
+        .annotate(
+            kind_=Max("kind"),
+            won_deals=Count(DEAL, distinct=True, filter=paths.reached("won")),
+            **{f"n_{key}": aggregate for key, aggregate in figures.items()},
+        )
+        .order_by()
+    )
+    rules: dict[str, _Rule] = {}
+    for found in rows:
+        row: dict[str, Any] = dict(found)
+        rule = rules[row["rule_id"]] = _Rule(kind=row["kind_"], won_deals=row["won_deals"])
+        rule.counts = {key: row[f"n_{key}"] for key in KEYS}
+    return rules
+
+
+def _days(cohort: QuerySet[Moment], paths: _Paths, step: str, rules: dict[str, _Rule]) -> None:
+    """How many moments took each number of days from the step before to `step`, per rule."""
+    rows = (
+        cohort.filter(paths.reached(step))
+        .annotate(gap=paths.gap(step))
+        .values("rule_id", "gap")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        if row["gap"] is not None:
+            rules[row["rule_id"]].add_days(step, row["gap"], row["n"])
+
+
+def _won_amounts(
+    cohort: QuerySet[Moment],
+    paths: _Paths,
+    period: tuple[dt.date, dt.date],
+    rates: RateTable,
+    rules: dict[str, _Rule],
+) -> None:
+    """Each rule's share of the won amounts: a won deal's amount, at the rate of the day it
+    was won, split equally among the cohort's moments behind its ask."""
+    behind = (
+        Moment.objects.filter(
+            ask=OuterRef("ask"), retracted_at__isnull=True, **_occurred_in(period, "")
+        )
+        .order_by()
+        .values("ask")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    rows = (
+        cohort.filter(paths.reached("won"))
+        .annotate(
+            shares=Subquery(behind),
+            day=TruncDate(paths.times["won"], tzinfo=dt.UTC),
+            currency=F(f"{DEAL}__currency"),
+        )
+        .values("rule_id", "currency", "day", "shares")
+        .annotate(total=Sum(f"{DEAL}__amount"), deals=Count(DEAL, distinct=True))
+        .order_by()
+    )
+    for row in rows:
+        rule = rules[row["rule_id"]]
+        rate = rates.rate(row["currency"], row["day"])
+        if rate is None:
+            rule.unconverted += row["deals"]
+        else:
+            rule.amount += row["total"] * rate / row["shares"]
+
+
+def _records(cohort: QuerySet[Moment], paths: _Paths) -> dict[str, int]:
+    """The distinct asks, introductions and deals at each step (one query)."""
+    record = {"asks": "ask", "made": "ask", "agreed": INTRO, "consent": INTRO, "accepted": INTRO,
+              "opportunity": DEAL, "won": DEAL}  # fmt: skip
+    found = cohort.aggregate(
+        moments=Count("pk"),
+        **{
+            key: Count(path, distinct=True, filter=paths.reached(key))
+            for key, path in record.items()
+        },
+    )
+    return {key: int(found[key] or 0) for key in KEYS}
+
+
+def _total(rules: dict[str, _Rule]) -> _Rule:
+    total = _Rule()
+    for rule in rules.values():
+        for key in KEYS:
+            total.counts[key] += rule.counts[key]
+        for step, days in rule.days.items():
+            for value, n in days.items():
+                total.add_days(step, value, n)
+        total.won_deals += rule.won_deals
+        total.amount += rule.amount
+        total.unconverted += rule.unconverted
+    return total
+
+
+def _rule_names() -> dict[str, str]:
+    from goodword.moments.programmes import programme_current
+
+    return {rule.id: rule.name for rule in programme_current()[0].rules}
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> float | None:
+    return 100 * part / whole if whole else None
+
+
+def _median(days: dict[int, int]) -> float | None:
+    return Counted(days).median()
+
+
+def _step_rows(rule: _Rule) -> list[dict[str, Any]]:
+    first = rule.counts["moments"]
+    rows = []
+    for i, key in enumerate(KEYS):
+        count = rule.counts[key]
+        rows.append({
+            "step": key,
+            "label": LABELS[key],
+            "count": count,
+            "conversion_previous": _share(count, rule.counts[KEYS[i - 1]]) if i else None,
+            "conversion_first": _share(count, first),
+            "median_days": _median(rule.days[key]) if i else None,
+        })  # fmt: skip
+    return rows
+
+
+def _steps(total: _Rule, records: dict[str, int]) -> list[dict[str, Any]]:
+    rows = _step_rows(total)
+    for row in rows:
+        row["records"] = records[row["step"]]
+    return rows
+
+
+def _rule_steps(rules: dict[str, _Rule], names: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for rule_id in sorted(rules):
+        for row in _step_rows(rules[rule_id]):
+            row["step_label"] = row.pop("label")
+            rows.append({"rule": rule_id, "label": names.get(rule_id, rule_id), **row})
+    return rows
+
+
+def _rule_row(rule_id: str, label: str, rule: _Rule) -> dict[str, Any]:
+    moments = rule.counts["moments"]
+    return {
+        "rule": rule_id,
+        "label": label,
+        "kind": rule.kind,
+        **rule.counts,
+        "won_deals": rule.won_deals,
+        "won_amount": cents(rule.amount),
+        "amount_per_moment": cents(rule.amount / moments) if moments else None,
+        "win_conversion": _share(rule.counts["won"], moments),
+        "unconverted": rule.unconverted,
+    }
+
+
+def _rule_rows(
+    rules: dict[str, _Rule], total: _Rule, names: dict[str, str]
+) -> list[dict[str, Any]]:
+    rows = [_rule_row(r, names.get(r, r), rules[r]) for r in sorted(rules)]
+    # A won deal behind moments of two rules counts once in the total, in each rule's row.
+    whole = _rule_row("", "All rules", total)
+    whole["won_deals"] = None
+    rows.append(whole)
+    return rows
+
+
+def _best(rules: dict[str, _Rule]) -> str | None:
+    """The rule whose moments led to the most won referred revenue per moment."""
+    ranked = [
+        (rule.amount / rule.counts["moments"], rule.counts["won"], rule_id)
+        for rule_id, rule in rules.items()
+        if rule.amount > 0 and rule.counts["moments"]
+    ]
+    return max(ranked)[2] if ranked else None
+
+
+def _headline(
+    rules: dict[str, _Rule],
+    total: _Rule,
+    names: dict[str, str],
+    period: tuple[dt.date, dt.date],
+    currency: str,
+) -> str:
+    moments = total.counts["moments"]
+    if not moments:
+        return "No success moments in this period match these filters."
+    won = total.counts["won"]
+    overall = (
+        f"{100 * won / moments:.1f} % of the {moments:,} success moments from {period[0]} to "
+        f"{period[1]} led to a won referral ({money_text(total.amount, currency)} won)"
+    )
+    best = _best(rules)
+    if best is None:
+        return f"{overall}; no rule's moments have led to won referred revenue yet."
+    rule = rules[best]
+    per_moment = money_text(rule.amount / rule.counts["moments"], currency)
+    return (
+        f"{overall}; moments of {names.get(best, best)} led to the most won referred revenue: "
+        f"{per_moment} a moment ({rule.counts['won']:,} of {rule.counts['moments']:,} moments "
+        f"led to a win)."
+    )
+
+
+def _notes(user: User | None, filters: Filters, period: tuple[dt.date, dt.date]) -> list[str]:
+    notes = [
+        f"The moments are those that occurred from {period[0]} to {period[1]}, each followed "
+        "through every later step whenever it happened."
+    ]
+    if filters.source and filters.source != DealSource.REFERRAL:
+        notes.append(
+            f"The source filter ({filters.source}) does not apply: every deal in this funnel "
+            "is a referral."
+        )
+    if user is not None and not (user.is_admin_role or user.is_manager):
+        notes.append("Only the deals you may see count as opportunities and wins.")
+    return notes
+
+
+# --- charts --------------------------------------------------------------------------------
+
+
+def draw(report: Report) -> dict[str, SafeString]:
+    """The funnel, and the won referred amount per moment of each rule."""
+    steps = report.table("funnel").rows
+    rules = [r for r in report.table("rules").rows if r["rule"]]
+    return {
+        "funnel": charts.funnel(
+            [(r["label"], r["count"]) for r in steps], title="Referral funnel (moments)"
+        ),
+        "rules": charts.bars(
+            [(r["label"], r["amount_per_moment"] or Decimal(0)) for r in rules],
+            title=f"Won referred amount per moment, by rule ({report.currency})",
+            unit=report.currency,
+        ),
+    }
