@@ -110,37 +110,20 @@ def _draft(d: texts.Draft) -> DraftOut:
 def ask_get(request: HttpRequest, task_id: int = _object_id()) -> AskOut:
     """A referral ask as its page shows it: why now, the account's contacts and whether each
     may be asked now, whom to ask for (best first, with reasons) and the drafted intros."""
-    from goodword.referrals.peers import peers_for
-
     task = _ask(_caller(request), task_id)
-    now = timezone.now()
-    contacts = []
-    if task.account_id is not None:
-        for c in Contact.objects.filter(account_id=task.account_id).order_by("pk"):
-            block = asks.contact_fatigue(c, now=now)
-            contacts.append(
-                AskContactOut(
-                    id=c.pk,
-                    email=c.email,
-                    name=c.full_name,
-                    may_ask=block is None,
-                    blocked_because=block.reason if block else "",
-                    may_ask_from=block.until if block else None,
-                )
-            )
-    peers = (
-        peers_for(
-            account=task.account,
-            contact=task.contact,
-            now=now,
-            owner=task.owner,
-            limit=_PEERS_SHOWN,
+    overview = asks.ask_overview(task, now=timezone.now(), limit=_PEERS_SHOWN)
+    contacts = [
+        AskContactOut(
+            id=c.pk,
+            email=c.email,
+            name=c.full_name,
+            may_ask=block is None,
+            blocked_because=block.reason if block else "",
+            may_ask_from=block.until if block else None,
         )
-        if task.account is not None
-        else []
-    )
-    top = peers[0] if peers else None
-    person = {"name": top.name, "company": top.company} if top is not None else None
+        for c, block in overview.contacts
+    ]
+    peers, person = overview.peers, overview.person
     moments = Moment.objects.filter(ask=task).order_by("-occurred_at", "-id")
     return AskOut(
         id=task.pk,
@@ -378,9 +361,8 @@ class RewardQuery(ListQuery):
 @router.get("/rewards", response={200: RewardPage, **ERRORS}, tags=["rewards"])
 def rewards_list(request: HttpRequest, query: Query[RewardQuery]) -> Any:
     """Every reward, newest first (managers and admins)."""
-    user = _caller(request)
-    rewards.rewards_queue(user)  # 404 for anyone but managers and admins
-    qs = Reward.objects.select_related("decided_by").order_by("-created_at", "-id")
+    qs = rewards.rewards_visible_to(_caller(request))
+    qs = qs.select_related("decided_by").order_by("-created_at", "-id")
     if query.status is not None:
         qs = qs.filter(status=query.status)
     if query.advocate_account_id is not None:

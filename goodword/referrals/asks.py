@@ -23,6 +23,7 @@ from goodword.referrals.people import Person
 from goodword.referrals.services import advocate_link, intro_config, intro_create
 
 if TYPE_CHECKING:
+    from goodword.engine.peers import Suggestion
     from goodword.users.models import User
 
 CHANNELS = {"meeting": "in a meeting", "call": "on a call", "email": "by email"}
@@ -43,6 +44,36 @@ def asks_made_to(contact: Contact, *, now: dt.datetime) -> tuple[dt.datetime, ..
         for t in rows.only("status", "outcome", "completed_at")
         if t.completed_at is not None
         and (t.status == TaskStatus.DONE or t.outcome == NOT_APPROPRIATE)
+    )
+
+
+@dataclass(frozen=True)
+class AskOverview:
+    """What the ask page and the API show of an ask besides the task itself."""
+
+    contacts: list[tuple[Contact, Block | None]]  # the account's, with why each may not be asked
+    peers: list[Suggestion]  # whom to ask for, best first
+    person: dict[str, str] | None  # the best of them, as the drafted intros name them
+
+
+def ask_overview(task: Task, *, now: dt.datetime, limit: int = 10) -> AskOverview:
+    """The account's contacts and whether each may be asked now, whom to ask for, and the
+    person the drafts name (the first suggestion)."""
+    from goodword.referrals.peers import peers_for
+
+    contacts: list[Contact] = []
+    peers: list[Suggestion] = []
+    if task.account is not None:
+        people = Contact.objects.filter(account=task.account)
+        contacts = list(people.order_by("first_name", "last_name", "pk"))
+        peers = peers_for(
+            account=task.account, contact=task.contact, now=now, owner=task.owner, limit=limit
+        )
+    top = peers[0] if peers else None
+    return AskOverview(
+        contacts=[(c, contact_fatigue(c, now=now)) for c in contacts],
+        peers=peers,
+        person={"name": top.name, "company": top.company} if top is not None else None,
     )
 
 

@@ -401,6 +401,12 @@ def reward_get_for(*, user: User, reward_id: int) -> Reward:
     return reward
 
 
+def rewards_visible_to(user: User) -> QuerySet[Reward]:
+    """Every reward, for managers and admins (the programme's); NotFound for anyone else."""
+    _deciders_only(user)
+    return Reward.objects.all()
+
+
 def rewards_queue(user: User) -> QuerySet[Reward]:
     """Rewards for a decision: the pending ones first, then the ineligible ones a manager
     may override, each oldest first (managers and admins; NotFound for anyone else)."""

@@ -37,29 +37,19 @@ def _ask(request: HttpRequest, task_id: int, *, write: bool = False) -> Task:
 
 
 def _ask_context(task: Task, now: Any) -> dict[str, Any]:
-    from goodword.referrals.peers import peers_for
     from goodword.referrals.texts import ask_email_draft, drafts_for
 
     contact = task.contact
-    contacts = list(
-        Contact.objects.filter(account=task.account).order_by("first_name", "last_name")
-    )
-    fatigue = {c.pk: asks.contact_fatigue(c, now=now) for c in contacts}
-    peers = (
-        peers_for(account=task.account, contact=contact, now=now, owner=task.owner)
-        if task.account
-        else []
-    )
-    top = peers[0] if peers else None
-    person = {"name": top.name, "company": top.company} if top is not None else None
+    overview = asks.ask_overview(task, now=now)
+    person = overview.person
     return {
         "task": task,
         "moments": Moment.objects.filter(ask=task)
         .select_related("contact")
         .order_by("-occurred_at"),
-        "contacts": [(c, fatigue[c.pk]) for c in contacts],
-        "contact_block": fatigue.get(contact.pk) if contact else None,
-        "peers": peers,
+        "contacts": overview.contacts,
+        "contact_block": dict(overview.contacts).get(contact) if contact else None,
+        "peers": overview.peers,
         "drafts": drafts_for(ask=task, person=person),
         "ask_email": ask_email_draft(ask=task, person=person),
         "intros": task.introductions.select_related("deal").order_by("-created_at"),
