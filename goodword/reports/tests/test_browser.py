@@ -59,4 +59,8 @@ def test_a_manager_reads_the_headlines_then_a_report(
     assert rows.count() == 2
     assert page.locator("a:text('Export CSV')").count() == 2
     assert serious_violations(page) == []
+    # and every report page passes axe too
+    for name in NAMES:
+        page.goto(f"{base}/reports/{name}/")
+        assert serious_violations(page) == [], name
     assert page.js_errors == []
