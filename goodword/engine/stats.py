@@ -309,7 +309,7 @@ def _difference_bounds(difference: Interval) -> str:
 
 def _signed_days(days: float) -> str:
     if _days(days) == 0:
-        return "0 days"
+        return "no difference"
     return f"{_day_count(abs(days))} {'faster' if days < 0 else 'slower'}"
 
 

@@ -337,7 +337,7 @@ def test_when_neither_measure_is_clear_the_sentence_says_so_for_both() -> None:
 
     assert sentence == (
         "Referred deals show no clear difference from other deals yet in win rate "
-        "(95 % CI 0.8–1.4) or time to close (95 % CI 1 day faster to 0 days), "
+        "(95 % CI 0.8–1.4) or time to close (95 % CI 1 day faster to no difference), "
         "from 25 referred and 25 other closed deals."
     )
 
