@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import click
 
 
@@ -49,7 +52,9 @@ def demo(ctx: click.Context, accounts: int, seed: int, no_serve: bool, force: bo
         ) from None
     counts = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in summary.counts().items())
     click.echo(f"Built the demo company in {summary.seconds:.1f}s: {counts}.")
-    _scan()
+    now = timezone.now()
+    _scan(now)
+    _story(seed, now)
     click.echo(f"Log in with password {summary.password!r} as any of:")
     for role, email in summary.logins.items():
         click.echo(f"  {role:<8} {email}")
@@ -57,15 +62,16 @@ def demo(ctx: click.Context, accounts: int, seed: int, no_serve: bool, force: bo
         ctx.invoke(serve)
 
 
-def _scan() -> None:
+def _scan(now: dt.datetime) -> None:
     """The first scan, so owners find their asks waiting (and accounts say why not)."""
-    import time
-
     from goodword.moments.scan import scan_run
 
     started = time.perf_counter()
     scan = scan_run(
-        full=True, trigger="demo", say=lambda line: click.echo(f"  scan: {line}", err=True)
+        full=True,
+        now=now,
+        trigger="demo",
+        say=lambda line: click.echo(f"  scan: {line}", err=True),
     )
     found = sum(t["found"] for t in scan.moments.values())
     held = ", ".join(f"{gate} {n:,}" for gate, n in sorted(scan.blocked.items()))
@@ -77,6 +83,15 @@ def _scan() -> None:
     )
     for error in scan.errors:
         click.echo(f"  scan error: {error}", err=True)
+
+
+def _story(seed: int, now: dt.datetime) -> None:
+    """The asks worked as owners would have worked them, the targets and the spend."""
+    from goodword.demo.funnel import funnel_write
+
+    started = time.perf_counter()
+    summary = funnel_write(seed=seed, now=now)
+    click.echo(f"{summary.line()} ({time.perf_counter() - started:.1f}s)")
 
 
 def _database_name() -> str:
