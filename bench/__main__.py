@@ -11,6 +11,7 @@ BENCHMARKS = {
     "ingest": "bench.ingest",
     "peers": "bench.peers",
     "peers-db": "bench.peers_db",
+    "reports": "bench.reports",
     "scan": "bench.scan",
 }
 

@@ -1,0 +1,711 @@
+"""Reports benchmark: each report's JSON through the API at a million deals, on PostgreSQL and
+on SQLite, against a hand-written SQL query computing the same figures in the same run.
+
+    ./dev bench reports [--db postgres|sqlite|both] [--accounts 100000]
+                        [--deals-per-account 10] [--credits 200000] [--requests 30]
+                        [--reports pipeline,sources,...] [--regenerate]
+                        [--database-url URL] [--sqlite-path PATH]
+
+The data is the demo company (goodword.demo.generator.generate, seed 1, generated as of
+DATA_TODAY) written once per database and reused by later runs: a marker account records its
+size. When the demo credits fewer referral deals than --credits, the benchmark copies the
+demo's referral deals (with their credits and stage histories; not their introductions) in
+bulk until it does, so the referral reports see about --credits credited deals.
+
+Per database, in a child process of its own: for each report, `GET /api/v1/reports/{name}`
+through Django's full request stack in-process (django.test.Client, a manager's Bearer key;
+JSON serialisation included), 3 warm-up requests, then --requests timed ones: p50/p95/max.
+Then, where there is one, the baseline: one hand-written SQL query computing the report's
+main table, timed the same way, whose figures must equal the JSON's to the cent (PostgreSQL)
+or the benchmark stops. A last pass runs each report once under a query log and says where
+its time goes (queries, their time, the slowest one).
+
+Figures go to bench/results/reports-<time>.json. Targets: each report's p95 under 500 ms and
+within 2x the baseline's p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.crm import ensure_database
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/goodword_bench_reports"
+DEFAULT_SQLITE = Path(tempfile.gettempdir()) / "goodword-bench-reports" / "goodword.sqlite3"
+DATA_TODAY = dt.date(2026, 11, 23)
+DATA_VERSION = 1
+MARKER = "bench:reports"
+MARK = "@@reports@@ "
+COPY_PREFIX = "BENCHREF-"
+TARGET_P95_MS = 500.0
+TARGET_RATIO = 2.0
+WARM_UP = 3
+REPORTS = ("pipeline", "sources", "funnel", "advocates", "reps", "roi")
+
+
+# --- the parent: one child process per database ------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./dev bench reports",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--db", choices=("postgres", "sqlite", "both"), default="both")
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--deals-per-account", type=float, default=10.0)
+    parser.add_argument("--credits", type=int, default=200_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--reports", default=",".join(REPORTS), help="comma-separated names")
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_REPORTS_DATABASE_URL", DEFAULT_URL)
+    )
+    parser.add_argument("--sqlite-path", type=Path, default=DEFAULT_SQLITE)
+    parser.add_argument("--child", choices=("postgres", "sqlite"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = [n for n in args.reports.split(",") if n]
+    unknown = sorted(set(names) - set(REPORTS))
+    if unknown or args.accounts < 100 or args.requests < 1:
+        parser.error(f"--reports from {', '.join(REPORTS)}; --accounts ≥ 100; --requests ≥ 1")
+    args.names = names
+    if args.child:
+        print(MARK + json.dumps(child(args), default=str), flush=True)
+        return 0
+    kinds = ("postgres", "sqlite") if args.db == "both" else (args.db,)
+    figures: dict[str, Any] = {"arguments": {k: str(v) for k, v in vars(args).items()}}
+    figures["databases"] = {kind: run_child(kind, argv) for kind in kinds}
+    figures["commit"] = _commit()
+    figures["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    figures["at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"reports-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    for kind, found in figures["databases"].items():
+        print_table(kind, found)
+    print(f"\nfigures written to {path.relative_to(ROOT)}")
+    return 0
+
+
+def run_child(kind: str, argv: list[str]) -> dict[str, Any]:
+    """One database's benchmark in a process of its own (Django binds one database per
+    process), echoing its output; returns its figures."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.reports", *argv, "--child", kind],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    result: dict[str, Any] | None = None
+    for line in process.stdout:
+        if line.startswith(MARK):
+            result = json.loads(line[len(MARK) :])
+        else:
+            print(line, end="", flush=True)
+    if process.wait() or result is None:
+        raise SystemExit(f"bench reports: the {kind} run failed (exit {process.returncode})")
+    return result
+
+
+def child_env() -> dict[str, str]:
+    home = Path(tempfile.gettempdir()) / "goodword-bench-reports-home"
+    return {
+        **os.environ,
+        "GOODWORD_HOME": str(home),
+        "DEBUG": "0",
+        "SECURE_SSL": "0",
+        "ALLOWED_HOSTS": "testserver",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "goodword.settings",
+    }
+
+
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+# --- the child: set up, fill, measure ----------------------------------------------------------
+
+
+def child(args: argparse.Namespace) -> dict[str, Any]:
+    if args.child == "postgres":
+        ensure_database(args.database_url)
+        os.environ["DATABASE_URL"] = args.database_url
+    else:
+        args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{args.sqlite_path.resolve()}"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    print(f"\n== {args.child}: {_server_version()}", flush=True)
+    figures: dict[str, Any] = {"server": _server_version(), "data": ensure_data(args)}
+    figures["reports"] = measure(args)
+    return figures
+
+
+def _server_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+        cursor.execute("SELECT sqlite_version()")
+        return f"SQLite {cursor.fetchone()[0]}"
+
+
+# --- the data ----------------------------------------------------------------------------------
+
+
+def _marker_name(args: argparse.Namespace) -> str:
+    return (
+        f"reports data v{DATA_VERSION}: {args.accounts} accounts, {args.deals_per_account} "
+        f"deals each, {args.credits} credits, seed 1"
+    )
+
+
+def ensure_data(args: argparse.Namespace) -> dict[str, Any]:
+    from goodword.crm.models import Account
+
+    name = _marker_name(args)
+    marker = Account.objects.filter(external_id=MARKER).values_list("name", flat=True).first()
+    if marker == name and not args.regenerate:
+        print(f"data: reusing {name}", flush=True)
+        return {"reused": True, **data_counts()}
+    from goodword.demo.generator import generate
+
+    started = time.perf_counter()
+    summary = generate(
+        accounts=args.accounts,
+        seed=1,
+        today=DATA_TODAY,
+        progress=True,
+        deals_per_account=args.deals_per_account,
+    )
+    generated = time.perf_counter() - started
+    print(f"data: the demo generated in {generated:.0f} s: {summary.counts()}", flush=True)
+    demo_credits = data_counts()["credits"]
+    started = time.perf_counter()
+    copied = top_up_credits(args.credits)
+    topped = time.perf_counter() - started
+    print(f"data: {demo_credits:,} credits from the demo; {copied:,} referral deals copied "
+          f"with their credits in {topped:.0f} s", flush=True)  # fmt: skip
+    _mark(name)
+    _analyze()
+    counts = data_counts()
+    print(f"data: {counts}", flush=True)
+    return {
+        "reused": False,
+        "demo_seconds": round(generated, 1),
+        "top_up_seconds": round(topped, 1),
+        "demo_credits": demo_credits,
+        "copied_referral_deals": copied,
+        **counts,
+    }
+
+
+def data_counts() -> dict[str, int]:
+    from goodword.crm.models import Account, Deal, DealStageChange
+    from goodword.referrals.models import DealCredit
+
+    return {
+        "accounts": Account.objects.count(),
+        "deals": Deal.objects.count(),
+        "referral_deals": Deal.objects.filter(source="referral").count(),
+        "credits": DealCredit.objects.count(),
+        "stage_changes": DealStageChange.objects.count(),
+    }
+
+
+def top_up_credits(target: int) -> int:
+    """Copy the demo's credited referral deals (oldest ids first, as often as needed) with
+    their credits and stage changes until there are `target` credits; returns the deals
+    copied. The rows are read once and written with crm.io.bulk.insert (COPY on PostgreSQL,
+    bulk_create elsewhere), in one transaction."""
+    from django.db import transaction
+    from django.db.models import Q
+
+    from goodword.crm.io.bulk import insert
+    from goodword.crm.models import Deal, DealStageChange
+    from goodword.crm.services import deal_totals_compact
+    from goodword.referrals.models import DealCredit
+
+    have = DealCredit.objects.count()
+    if have >= target:
+        return 0
+    originals = list(
+        Deal.objects.filter(source="referral", credits__isnull=False)
+        .exclude(external_id__startswith=COPY_PREFIX)
+        .distinct()
+        .order_by("pk")
+        .values("pk", *DEAL_FIELDS)
+    )
+    mine = Q(deal__source="referral") & ~Q(deal__external_id__startswith=COPY_PREFIX)
+    credits: dict[int, list[dict[str, Any]]] = {}
+    for row in DealCredit.objects.filter(mine).values("deal_id", *CREDIT_FIELDS):
+        credits.setdefault(row.pop("deal_id"), []).append(row)
+    changes: dict[int, list[dict[str, Any]]] = {}
+    for row in DealStageChange.objects.filter(mine).values("deal_id", *CHANGE_FIELDS):
+        changes.setdefault(row.pop("deal_id"), []).append(row)
+    copied, round_ = 0, 0
+    with transaction.atomic():
+        while have < target and originals:
+            chosen = originals[: target - have]
+            deals = [
+                {**d, "pk": None, "external_id": f"{COPY_PREFIX}{round_}-{d['pk']}"} for d in chosen
+            ]
+            for d in deals:
+                del d["pk"]
+            ids = insert(Deal, deals)
+            pairs = list(zip((d["pk"] for d in chosen), ids, strict=True))
+            new_credits = [{**c, "deal_id": new} for old, new in pairs for c in credits[old]]
+            insert(DealCredit, new_credits)
+            insert(
+                DealStageChange,
+                [{**c, "deal_id": new} for old, new in pairs for c in changes.get(old, [])],
+            )
+            have += len(new_credits)
+            copied += len(chosen)
+            round_ += 1
+    deal_totals_compact()  # the deal trigger appended totals deltas, as a worker folds them
+    return copied
+
+
+DEAL_FIELDS = ("account_id", "name", "amount", "currency", "stage_id", "kind", "source",
+               "owner_id", "created_at", "updated_at", "close_date", "closed_at")  # fmt: skip
+CREDIT_FIELDS = ("advocate_account_id", "advocate_id", "share", "created_at")
+CHANGE_FIELDS = ("from_stage_id", "to_stage_id", "changed_at", "changed_by_id")
+
+
+def _mark(name: str) -> None:
+    from django.utils import timezone
+
+    from goodword.crm.models import Account
+
+    now = timezone.now()
+    Account.objects.create(
+        external_id=MARKER, name=name, lifecycle="churned", created_at=now, updated_at=now
+    )
+
+
+def _analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(samples, 0.5), 1),
+        "p95_ms": round(percentile(samples, 0.95), 1),
+        "max_ms": round(max(samples), 1),
+    }
+
+
+def timed[T](fn: Callable[[], T], n: int) -> tuple[list[float], T]:
+    """`fn` WARM_UP times untimed, then n times timed (ms); returns the samples and the last
+    result."""
+    result = fn()
+    for _ in range(WARM_UP - 1):
+        fn()
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples, result
+
+
+def _manager_key() -> str:
+    from goodword.users.models import Role, User
+    from goodword.users.services import apikey_create
+
+    manager = User.objects.filter(role=Role.MANAGER, is_active=True).order_by("pk").first()
+    if manager is None:
+        raise SystemExit("bench reports: the generated data has no manager")
+    _, key = apikey_create(user=manager, scopes=["read"], name="bench reports")
+    return key
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    from django.test import Client
+    from django.utils import timezone
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {_manager_key()}")
+    today = timezone.now().date()  # as the API's view takes it
+    found: dict[str, Any] = {}
+    print(f"\n{'report':<10} {'what':<8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}", flush=True)
+    for name in args.names:
+
+        def get(name: str = name) -> dict[str, Any]:
+            response = client.get(f"/api/v1/reports/{name}")
+            if response.status_code != 200:
+                raise SystemExit(f"bench reports: {name} answered {response.status_code}")
+            return dict(response.json())
+
+        samples, answer = timed(get, args.requests)
+        figures: dict[str, Any] = {"json": summary(samples), "requests": args.requests}
+        _line(name, "JSON", figures["json"])
+        baseline = BASELINES.get(name)
+        if baseline is not None:
+            sql_samples, rows = timed(lambda b=baseline: b.run(today), args.requests)  # type: ignore[misc]
+            figures["sql"] = summary(sql_samples)
+            figures["sql_checked"] = check(name, baseline, rows, answer)
+            figures["baseline_leaves_out"] = baseline.leaves_out
+            _line(name, "SQL", figures["sql"])
+        figures["where"] = where_time_goes(name, today)
+        found[name] = figures
+    return found
+
+
+def _line(name: str, what: str, f: dict[str, float]) -> None:
+    print(f"{name:<10} {what:<8} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f} {f['max_ms']:8.1f}",
+          flush=True)  # fmt: skip
+
+
+def where_time_goes(name: str, today: dt.date) -> dict[str, Any]:
+    """One build of the report (no HTTP, no JSON) under a query log: its queries, their
+    total time as Django measured it, and the slowest one's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from goodword.reports.catalogue import report_build
+    from goodword.reports.filters import Filters
+
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as log:
+        report = report_build(name, user=None, filters=Filters(), today=today)
+    build = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    json.dumps(report.as_json())
+    serialise = (time.perf_counter() - started) * 1000
+    times = [(float(q["time"]) * 1000, q["sql"]) for q in log.captured_queries]
+    slowest = max(times, default=(0.0, ""))
+    return {
+        "build_ms": round(build, 1),
+        "as_json_and_dumps_ms": round(serialise, 1),
+        "queries": len(times),
+        "sql_ms": round(sum(t for t, _ in times), 1),
+        "slowest_query_ms": round(slowest[0], 1),
+        "slowest_query": slowest[1][:300],
+    }
+
+
+# --- baselines: one hand-written query per report's main table ---------------------------------
+
+
+@dataclass(frozen=True)
+class Baseline:
+    table: str  # the report's table it computes
+    key: str  # the column naming a row
+    run: Callable[[dt.date], dict[str, dict[str, Any]]]  # row key → column → value
+    leaves_out: str
+
+
+def check(
+    name: str, baseline: Baseline, rows: dict[str, dict[str, Any]], answer: dict[str, Any]
+) -> dict[str, Any]:
+    """The baseline's figures against the JSON's, every column it computes: money to the cent
+    (exactly on PostgreSQL; SQLite sums floats, so within a cent there), counts exactly, rates
+    and days to 4 decimals as the JSON rounds them. Stops the benchmark on a difference."""
+    from django.db import connection
+
+    table = next(t for t in answer["tables"] if t["name"] == baseline.table)
+    kinds = {c["key"]: c["kind"] for c in table["columns"]}
+    got = {r[baseline.key]: r for r in table["rows"]}
+    if set(got) != set(rows):
+        raise SystemExit(f"bench reports: {name} rows {sorted(got)} but SQL {sorted(rows)}")
+    slack = Decimal("0") if connection.vendor == "postgresql" else Decimal("0.01")
+    compared, worst = 0, Decimal(0)
+    for key, sql_row in rows.items():
+        for column, value in sql_row.items():
+            mine = got[key][column]
+            if kinds[column] == "money":
+                off = abs(Decimal(mine or 0) - (value or Decimal(0)))
+                same = (mine is None) == (value is None) and off <= slack
+                worst = max(worst, off)
+            elif isinstance(value, float) or isinstance(mine, float):
+                same = mine is not None and value is not None and abs(mine - value) < 1e-3
+            else:
+                same = mine == value
+            if not same:
+                raise SystemExit(
+                    f"bench reports: {name} {baseline.key}={key} {column}: "
+                    f"JSON {mine!r}, SQL {value!r}"
+                )
+            compared += 1
+    return {"figures_compared": compared, "equal": True, "largest_money_difference": str(worst)}
+
+
+def _cents(value: Any) -> Decimal | None:
+    from goodword.reports.money import cents
+
+    return None if value is None else cents(Decimal(str(value)))
+
+
+def _params(today: dt.date) -> dict[str, Any]:
+    from django.conf import settings
+    from django.db import connection
+
+    from goodword.reports.filters import Filters
+    from goodword.reports.pipeline import quarters
+
+    (this_start, this_end), (_, next_end) = quarters(today)
+    start, end = Filters().period(today)
+    ops = connection.ops
+    first = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return {
+        "home": str(settings.HOME_CURRENCY).upper(),
+        "today": ops.adapt_datefield_value(today),
+        "this_start": ops.adapt_datefield_value(this_start),
+        "this_end": ops.adapt_datefield_value(this_end),
+        "next_end": ops.adapt_datefield_value(next_end),
+        "start": ops.adapt_datetimefield_value(first),
+        "end": ops.adapt_datetimefield_value(after),
+    }
+
+
+def _fetch(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _latest_rate(currency: str, day: str) -> str:
+    """The home-currency value of one unit of `currency` on `day`: 1 for the home currency,
+    else the latest rate on or before the day (NULL without one)."""
+    return (
+        f"CASE WHEN {currency} = %(home)s THEN 1 ELSE (SELECT x.rate FROM reports_rate x "
+        f"WHERE x.currency = {currency} AND x.day <= {day} ORDER BY x.day DESC LIMIT 1) END"
+    )
+
+
+# Pipeline's "open" table: open deals now per source, converted at today's rate (one rate per
+# currency, looked up once in the CTE), weighted by the stage's probability, bucketed by close
+# date. The sums come back unrounded; the total row is their sum; each is rounded once.
+PIPELINE_SQL = f"""
+WITH r AS (
+    SELECT c.currency, {_latest_rate("c.currency", "%(today)s")} AS rate
+    FROM (SELECT DISTINCT currency FROM crm_deal) c
+), d AS (
+    SELECT d.source, d.amount * r.rate AS home, s.probability AS p,
+           CASE WHEN d.close_date IS NULL THEN 'none'
+                WHEN d.close_date < %(this_start)s THEN 'past'
+                WHEN d.close_date <= %(this_end)s THEN 'this'
+                WHEN d.close_date <= %(next_end)s THEN 'next'
+                ELSE 'later' END AS bucket
+    FROM crm_deal d
+    JOIN crm_stage s ON s.id = d.stage_id
+    JOIN r ON r.currency = d.currency
+    WHERE NOT s.is_won AND NOT s.is_lost
+)
+SELECT source,
+       count(*) AS deals,
+       sum(home) AS amount,
+       sum(home * p) / 100 AS weighted,
+       count(*) FILTER (WHERE bucket = 'this') AS this_deals,
+       sum(home) FILTER (WHERE bucket = 'this') AS this_amount,
+       sum(home * p) FILTER (WHERE bucket = 'this') / 100 AS this_weighted,
+       count(*) FILTER (WHERE bucket = 'next') AS next_deals,
+       sum(home) FILTER (WHERE bucket = 'next') AS next_amount,
+       sum(home * p) FILTER (WHERE bucket = 'next') / 100 AS next_weighted,
+       count(*) FILTER (WHERE bucket = 'past') AS past_due,
+       count(*) FILTER (WHERE bucket = 'none') AS no_close_date,
+       count(*) FILTER (WHERE home IS NULL) AS unconverted
+FROM d GROUP BY source
+"""
+PIPELINE_MONEY = ("amount", "weighted", "this_amount", "this_weighted", "next_amount",
+                  "next_weighted")  # fmt: skip
+
+
+def pipeline_sql(today: dt.date) -> dict[str, dict[str, Any]]:
+    rows = {r["source"]: r for r in _fetch(PIPELINE_SQL, _params(today))}
+    total: dict[str, Any] = {}
+    for row in rows.values():
+        for column, value in row.items():
+            if column != "source" and value is not None:
+                total[column] = total.get(column, 0) + (
+                    Decimal(str(value)) if column in PIPELINE_MONEY else value
+                )
+    rows[""] = {"source": "", **total}
+    out = {}
+    for key, row in rows.items():
+        out[key] = {
+            c: (_cents(row.get(c) or 0) if c in PIPELINE_MONEY else row.get(c, 0))
+            for c in row
+            if c != "source"
+        }
+    return out
+
+
+def _days(later: str, earlier: str) -> str:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"(({later} AT TIME ZONE 'UTC')::date - ({earlier} AT TIME ZONE 'UTC')::date)"
+    return f"CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)"
+
+
+def _day(value: str) -> str:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"({value} AT TIME ZONE 'UTC')::date"
+    return f"date({value})"
+
+
+def sources_query() -> str:
+    """Sources' "sources" table: the new-business deals created in the period, per source
+    and for every source but referral together ("others"): counts, win rate, the median
+    days from creation to won (the middle two's mean, by window functions), the won amount
+    converted at each won day's rate (grouped by source, currency and day before the rate is
+    looked up) and the deals without a rate."""
+    return f"""
+WITH cohort AS (
+    SELECT d.source, d.currency, d.amount, s.is_won, s.is_lost, d.closed_at,
+           {_day("d.closed_at")} AS won_day, {_days("d.closed_at", "d.created_at")} AS days
+    FROM crm_deal d JOIN crm_stage s ON s.id = d.stage_id
+    WHERE d.kind = 'new' AND d.created_at >= %(start)s AND d.created_at < %(end)s
+), grouped AS (
+    SELECT source AS grp, cohort.* FROM cohort
+    UNION ALL
+    SELECT 'others' AS grp, cohort.* FROM cohort WHERE source <> 'referral'
+), counts AS (
+    SELECT grp, count(*) AS created,
+           count(*) FILTER (WHERE is_won) AS won, count(*) FILTER (WHERE is_lost) AS lost
+    FROM grouped GROUP BY grp
+), won AS (
+    SELECT grp, currency, won_day, days, amount FROM grouped
+    WHERE is_won AND closed_at IS NOT NULL
+), ranked AS (
+    SELECT grp, days, row_number() OVER (PARTITION BY grp ORDER BY days) AS k,
+           count(*) OVER (PARTITION BY grp) AS n
+    FROM won
+), medians AS (
+    SELECT grp, avg(days) AS median_days FROM ranked
+    WHERE k IN ((n + 1) / 2, (n + 2) / 2) GROUP BY grp
+), per_day AS (
+    SELECT grp, currency, won_day, count(*) AS n, sum(amount) AS total
+    FROM won GROUP BY grp, currency, won_day
+), amounts AS (
+    SELECT grp, sum(total * rate) AS won_amount,
+           sum(n) FILTER (WHERE rate IS NOT NULL) AS converted,
+           coalesce(sum(n) FILTER (WHERE rate IS NULL), 0) AS unconverted
+    FROM (SELECT g.*, {_latest_rate("g.currency", "g.won_day")} AS rate FROM per_day g) p
+    GROUP BY grp
+)
+SELECT counts.grp, created, won, lost, created - won - lost AS open, won + lost AS closed,
+       CASE WHEN won + lost > 0 THEN 100.0 * won / (won + lost) END AS win_rate,
+       median_days, won_amount, converted, coalesce(unconverted, 0) AS unconverted
+FROM counts
+LEFT JOIN medians ON medians.grp = counts.grp
+LEFT JOIN amounts ON amounts.grp = counts.grp
+"""
+
+
+def sources_sql(today: dt.date) -> dict[str, dict[str, Any]]:
+    out = {}
+    for row in _fetch(sources_query(), _params(today)):
+        amount = Decimal(str(row["won_amount"])) if row["won_amount"] is not None else Decimal(0)
+        converted = int(row["converted"] or 0)
+        median = row["median_days"]
+        out[row["grp"]] = {
+            "created": row["created"],
+            "won": row["won"],
+            "lost": row["lost"],
+            "open": row["open"],
+            "closed": row["closed"],
+            "win_rate": None if row["win_rate"] is None else float(row["win_rate"]),
+            "median_days": None if median is None else float(median),
+            "won_amount": _cents(amount),
+            "average_won": _cents(amount / converted) if converted else None,
+            "unconverted": row["unconverted"],
+        }
+    return out
+
+
+BASELINES: dict[str, Baseline] = {
+    "pipeline": Baseline(
+        "open",
+        "source",
+        pipeline_sql,
+        "the referred-per-month table and the headline",
+    ),
+    "sources": Baseline(
+        "sources",
+        "source",
+        sources_sql,
+        "the Wilson and bootstrap intervals (6 columns), the comparison table and the headline",
+    ),
+}
+
+
+# --- printing ----------------------------------------------------------------------------------
+
+
+def print_table(kind: str, found: dict[str, Any]) -> None:
+    print(f"\n{kind}: {found['server']}; data {found['data']}")
+    print(
+        f"{'report':<10} {'JSON p50':>9} {'p95':>7} {'max':>7}  {'SQL p50':>8} {'p95':>7} "
+        f"{'max':>7}  {'ratio':>5}  {'< 500 ms':<8} {'≤ 2x':<7} queries  build  its SQL ms"
+    )
+    for name, f in found["reports"].items():
+        j, s, w = f["json"], f.get("sql"), f["where"]
+        under = "met" if j["p95_ms"] < TARGET_P95_MS else "not met"
+        sql_part, ratio_part, within = f"{'-':>8} {'-':>7} {'-':>7}", f"{'-':>5}", "-"
+        if s:
+            ratio = j["p95_ms"] / s["p95_ms"]
+            f["ratio_p95"] = round(ratio, 2)
+            sql_part = f"{s['p50_ms']:8.1f} {s['p95_ms']:7.1f} {s['max_ms']:7.1f}"
+            ratio_part = f"{ratio:5.2f}"
+            within = "met" if ratio <= TARGET_RATIO else "not met"
+        print(
+            f"{name:<10} {j['p50_ms']:9.1f} {j['p95_ms']:7.1f} {j['max_ms']:7.1f}  {sql_part}  "
+            f"{ratio_part}  {under:<8} {within:<7} {w['queries']:7}  {w['build_ms']:5.0f}  "
+            f"{w['sql_ms']:.0f}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
