@@ -31,8 +31,6 @@ import datetime as dt
 import json
 import os
 import platform
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.children import commit, run_child
 from bench.crm import ensure_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,8 +90,11 @@ def main(argv: list[str]) -> int:
         return 0
     kinds = ("postgres", "sqlite") if args.db == "both" else (args.db,)
     figures: dict[str, Any] = {"arguments": {k: str(v) for k, v in vars(args).items()}}
-    figures["databases"] = {kind: run_child(kind, argv) for kind in kinds}
-    figures["commit"] = _commit()
+    figures["databases"] = {
+        kind: run_child("bench.reports", MARK, kind, argv, "goodword-bench-reports-home")
+        for kind in kinds
+    }
+    figures["commit"] = commit()
     figures["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     figures["at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     RESULTS.mkdir(exist_ok=True)
@@ -102,51 +104,6 @@ def main(argv: list[str]) -> int:
         print_table(kind, found)
     print(f"\nfigures written to {path.relative_to(ROOT)}")
     return 0
-
-
-def run_child(kind: str, argv: list[str]) -> dict[str, Any]:
-    """One database's benchmark in a process of its own (Django binds one database per
-    process), echoing its output; returns its figures."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.reports", *argv, "--child", kind],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    result: dict[str, Any] | None = None
-    for line in process.stdout:
-        if line.startswith(MARK):
-            result = json.loads(line[len(MARK) :])
-        else:
-            print(line, end="", flush=True)
-    if process.wait() or result is None:
-        raise SystemExit(f"bench reports: the {kind} run failed (exit {process.returncode})")
-    return result
-
-
-def child_env() -> dict[str, str]:
-    home = Path(tempfile.gettempdir()) / "goodword-bench-reports-home"
-    return {
-        **os.environ,
-        "GOODWORD_HOME": str(home),
-        "DEBUG": "0",
-        "SECURE_SSL": "0",
-        "ALLOWED_HOSTS": "testserver",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "goodword.settings",
-    }
-
-
-def _commit() -> str:
-    done = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 # --- the child: set up, fill, measure ----------------------------------------------------------
