@@ -15,17 +15,17 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from goodword.lib.csvsafe import csv_lines
 from goodword.lib.errors import Forbidden, Invalid, NotFound
 from goodword.lib.validators import CURRENCIES
-from goodword.reports.models import Rate, RateImport
+from goodword.reports.models import Rate, RateImport, home_currency
+from goodword.reports.money import cents
 
 if TYPE_CHECKING:
     from goodword.users.models import User
@@ -33,14 +33,9 @@ if TYPE_CHECKING:
 COLUMNS = ("day", "currency", "rate")
 PLACES = 10  # as Rate.rate keeps them
 TOO_LARGE = Decimal("1e14")  # Rate.rate has 14 digits before the point
-CENT = Decimal("0.01")
 MAX_MESSAGES = 1000
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _CODE = re.compile(r"^[A-Z]{3}$")
-
-
-def home_currency() -> str:
-    return str(settings.HOME_CURRENCY).upper()
 
 
 # --- access and reads -----------------------------------------------------------------
@@ -462,11 +457,6 @@ def _audit(
 
 
 # --- conversion -----------------------------------------------------------------------
-
-
-def cents(amount: Decimal) -> Decimal:
-    """Rounded to cents, half to even (banker's rounding: no drift up over many sums)."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 class UsedRate(NamedTuple):

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from goodword.crm.views import _csv_response, _page, _query_without, _user, access
 from goodword.lib.errors import Forbidden, Invalid
 from goodword.reports import rates
+from goodword.reports.models import home_currency
 
 # The checked file travels back to the import step in a form field, which Django caps at
 # 2.5 MB (DATA_UPLOAD_MAX_MEMORY_SIZE); larger files are for the command line.
@@ -36,7 +37,7 @@ def _table(request: HttpRequest, status: int = 200, **extra: Any) -> HttpRespons
         "query": _query_without(request, "page"),
         "currency": currency,
         "currencies": rates.rate_currencies(),
-        "home": rates.home_currency(),
+        "home": home_currency(),
         "may_import": user.is_admin_role,
         "max_upload_mb": MAX_UPLOAD // 1_000_000,
         **extra,

@@ -22,8 +22,7 @@ from goodword.crm.models import DealSource
 from goodword.crm.views import _csv_response, _page, _user, access
 from goodword.lib.errors import Forbidden, Invalid
 from goodword.reports import services
-from goodword.reports.models import MONEY_METRICS, TargetMetric
-from goodword.reports.rates import home_currency
+from goodword.reports.models import MONEY_METRICS, TargetMetric, home_currency
 
 if TYPE_CHECKING:
     from goodword.users.models import User
