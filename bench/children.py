@@ -60,3 +60,34 @@ def commit() -> str:
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     return done.stdout.strip()
+
+
+def open_database(kind: str, database_url: str, sqlite_path: Path) -> str:
+    """In a child: point Django at the PostgreSQL database (created if missing) or the SQLite
+    file, set it up and migrate; returns the server's name and version."""
+    from bench.crm import ensure_database
+
+    if kind == "postgres":
+        ensure_database(database_url)
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{sqlite_path.resolve()}"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    return server_version()
+
+
+def server_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+        cursor.execute("SELECT sqlite_version()")
+        return f"SQLite {cursor.fetchone()[0]}"

@@ -60,8 +60,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from bench.children import commit, run_child
-from bench.crm import ensure_database
+from bench.children import commit, open_database, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -170,34 +169,13 @@ def main(argv: list[str]) -> int:
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
-    if args.child == "postgres":
-        ensure_database(args.database_url)
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{args.sqlite_path.resolve()}"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    server = open_database(args.child, args.database_url, args.sqlite_path)
     from django.db import connection
 
-    call_command("migrate", interactive=False, verbosity=0)
-    print(f"\n== {args.child}: {connection.vendor} {_server_version()}", flush=True)
-    figures: dict[str, Any] = {"server": _server_version(), "fill": ensure_data(args)}
+    print(f"\n== {args.child}: {connection.vendor} {server}", flush=True)
+    figures: dict[str, Any] = {"server": server, "fill": ensure_data(args)}
     figures.update(measure(args))
     return figures
-
-
-def _server_version() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            return f"PostgreSQL {cursor.fetchone()[0]}"
-        cursor.execute("SELECT sqlite_version()")
-        return f"SQLite {cursor.fetchone()[0]}"
 
 
 # --- the data ----------------------------------------------------------------------------------
