@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_child(module: str, mark: str, kind: str, argv: list[str], home: str) -> dict[str, Any]:
     """Run `python -m module argv --child kind`, echoing its output; returns the figures it
-    printed on the line that starts with `mark`."""
+    printed on the line that starts with `mark`. Each kind has its own GOODWORD_HOME
+    (`home`-`kind`), so runs for two databases may go side by side."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, *argv, "--child", kind],
         cwd=ROOT,
-        env=child_env(home),
+        env=child_env(f"{home}-{kind}"),
         stdout=subprocess.PIPE,
         text=True,
     )
