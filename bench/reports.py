@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -90,8 +91,7 @@ def main(argv: list[str]) -> int:
     kinds = ("postgres", "sqlite") if args.db == "both" else (args.db,)
     figures: dict[str, Any] = {"arguments": {k: str(v) for k, v in vars(args).items()}}
     figures["databases"] = {
-        kind: run_child("bench.reports", MARK, kind, argv, "goodword-bench-reports-home")
-        for kind in kinds
+        kind: run_child("bench.reports", MARK, kind, argv, _home(args)) for kind in kinds
     }
     figures["commit"] = commit()
     figures["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
@@ -103,6 +103,15 @@ def main(argv: list[str]) -> int:
         print_table(kind, found)
     print(f"\nfigures written to {path.relative_to(ROOT)}")
     return 0
+
+
+def _home(args: argparse.Namespace) -> str:
+    """The children's GOODWORD_HOME (where the DuckDB events are) under the temp folder: one
+    per database the data is in, so a run on other databases leaves these events alone."""
+    if args.database_url == DEFAULT_URL and args.sqlite_path == DEFAULT_SQLITE:
+        return "goodword-bench-reports-home"
+    where = hashlib.sha256(f"{args.database_url}|{args.sqlite_path}".encode()).hexdigest()
+    return f"goodword-bench-reports-home-{where[:8]}"
 
 
 # --- the child: set up, fill, measure ----------------------------------------------------------
@@ -451,7 +460,15 @@ def _params(today: dt.date) -> dict[str, Any]:
     ops = connection.ops
     first = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
     after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    from goodword.reports.services import quarter_of
+
     return {
+        "today_start": ops.adapt_datetimefield_value(
+            dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+        ),
+        "first_quarter": ops.adapt_datefield_value(quarter_of(start)),
+        "first_month": ops.adapt_datefield_value(start.replace(day=1)),
+        "end_day": ops.adapt_datefield_value(end),
         "home": str(settings.HOME_CURRENCY).upper(),
         "today": ops.adapt_datefield_value(today),
         "this_start": ops.adapt_datefield_value(this_start),
@@ -624,6 +641,176 @@ def sources_sql(today: dt.date) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _rated(rows: str, currency: str, day: str) -> str:
+    """`rows` (a subquery) with its home-currency rate for (currency, day) as `rate`."""
+    return f"(SELECT g.*, {_latest_rate(currency, day)} AS rate FROM ({rows}) g)"
+
+
+def reps_query() -> str:
+    """Reps' "reps" table: per user, the referral asks assigned (created in the period), made
+    on time or late (done in the period, by or after their due time) and overdue today; the
+    introductions they own created in the period; their referral deals created and won in
+    the period, converted at the day's rate (grouped by user, currency and day before the
+    rate is looked up); and the users with targets for a quarter the period touches."""
+    in_period = "{0} >= %(start)s AND {0} < %(end)s"
+    created, done = in_period.format("created_at"), in_period.format("completed_at")
+    deals = """
+        SELECT d.owner_id AS uid, d.currency, {day} AS day, count(*) AS n, sum(d.amount) AS total
+        FROM crm_deal d {join}
+        WHERE d.source = 'referral' AND d.owner_id IS NOT NULL AND {where}
+        GROUP BY d.owner_id, d.currency, {day}"""
+    created_deals = deals.format(
+        day=_day("d.created_at"), join="", where=in_period.format("d.created_at")
+    )
+    won_deals = deals.format(
+        day=_day("d.closed_at"),
+        join="JOIN crm_stage s ON s.id = d.stage_id",
+        where="s.is_won AND " + in_period.format("d.closed_at"),
+    )
+    return f"""
+WITH asks AS (
+    SELECT owner_id AS uid,
+           count(*) FILTER (WHERE {created}) AS assigned,
+           count(*) FILTER (WHERE status = 'done' AND {done} AND completed_at <= due_at)
+               AS made_on_time,
+           count(*) FILTER (WHERE status = 'done' AND {done} AND completed_at > due_at)
+               AS made_late,
+           count(*) FILTER (WHERE status = 'open' AND due_at < %(today_start)s) AS overdue
+    FROM crm_task
+    WHERE kind = 'referral_ask' AND owner_id IS NOT NULL
+      AND (({created}) OR (status = 'done' AND {done})
+           OR (status = 'open' AND due_at < %(today_start)s))
+    GROUP BY owner_id
+), intros AS (
+    SELECT owner_id AS uid, count(*) AS introductions FROM referrals_introduction
+    WHERE owner_id IS NOT NULL AND {created} GROUP BY owner_id
+), pipe AS (
+    SELECT uid, sum(n) AS pipeline_deals, sum(total * rate) AS pipeline_created,
+           coalesce(sum(n) FILTER (WHERE rate IS NULL), 0) AS unconverted
+    FROM {_rated(created_deals, "g.currency", "g.day")} c GROUP BY uid
+), won AS (
+    SELECT uid, sum(n) AS won_deals, sum(total * rate) AS revenue_won,
+           coalesce(sum(n) FILTER (WHERE rate IS NULL), 0) AS unconverted
+    FROM {_rated(won_deals, "g.currency", "g.day")} w GROUP BY uid
+), everyone AS (
+    SELECT uid FROM asks UNION SELECT uid FROM intros UNION SELECT uid FROM pipe
+    UNION SELECT uid FROM won
+    UNION SELECT user_id FROM reports_reptarget
+          WHERE quarter >= %(first_quarter)s AND quarter <= %(end_day)s
+)
+SELECT e.uid AS user_id,
+       coalesce(asks.assigned, 0) AS assigned, coalesce(asks.made_on_time, 0) AS made_on_time,
+       coalesce(asks.made_late, 0) AS made_late, coalesce(asks.overdue, 0) AS overdue,
+       coalesce(intros.introductions, 0) AS introductions,
+       coalesce(pipe.pipeline_deals, 0) AS pipeline_deals, pipe.pipeline_created,
+       coalesce(won.won_deals, 0) AS won_deals, won.revenue_won,
+       coalesce(pipe.unconverted, 0) + coalesce(won.unconverted, 0) AS unconverted
+FROM everyone e
+LEFT JOIN asks ON asks.uid = e.uid
+LEFT JOIN intros ON intros.uid = e.uid
+LEFT JOIN pipe ON pipe.uid = e.uid
+LEFT JOIN won ON won.uid = e.uid
+"""
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def reps_sql(today: dt.date) -> dict[int, dict[str, Any]]:
+    out = {}
+    for row in _fetch(reps_query(), _params(today)):
+        uid = row.pop("user_id")
+        out[uid] = {
+            k: _cents(_money(v)) if k in ("pipeline_created", "revenue_won") else int(v)
+            for k, v in row.items()
+        }
+    return out
+
+
+def roi_query() -> str:
+    """ROI's "sources" table, its inputs: per source the deals won in the period and their
+    amount at each won day's rate; the spend entered per source for the months the period
+    touches at each month's first day's rate; and the referral programme's cost (rewards
+    approved or fulfilled in the period at their decision day's rate, plus each ask made in
+    the period at minutes per ask / 60 x the hourly cost, at the day's rate of the cost's
+    currency), one row per part."""
+    in_period = "{0} >= %(start)s AND {0} < %(end)s"
+    won = f"""
+        SELECT d.source, d.currency, {_day("d.closed_at")} AS day, count(*) AS n,
+               sum(d.amount) AS total
+        FROM crm_deal d JOIN crm_stage s ON s.id = d.stage_id
+        WHERE s.is_won AND {in_period.format("d.closed_at")}
+        GROUP BY d.source, d.currency, {_day("d.closed_at")}"""
+    spend = """
+        SELECT source, currency, month AS day, 1 AS n, amount AS total FROM reports_sourcespend
+        WHERE month >= %(first_month)s AND month <= %(end_day)s"""
+    rewards = f"""
+        SELECT currency, {_day("decided_at")} AS day, count(*) AS n, sum(value) AS total
+        FROM referrals_reward
+        WHERE status IN ('approved', 'fulfilled') AND {in_period.format("decided_at")}
+        GROUP BY currency, {_day("decided_at")}"""
+    asks = f"""
+        SELECT %(cost_currency)s AS currency, {_day("completed_at")} AS day, count(*) AS n
+        FROM crm_task
+        WHERE kind = 'referral_ask' AND status = 'done' AND {in_period.format("completed_at")}
+        GROUP BY {_day("completed_at")}"""
+    part = """
+    SELECT {what} AS part, {source} AS source, sum(n) AS n, sum({amount} * rate) AS amount,
+           coalesce(sum(n) FILTER (WHERE rate IS NULL), 0) AS unconverted
+    FROM {rows} r {group}"""
+    return " UNION ALL ".join([
+        part.format(what="'won'", source="source", amount="total",
+                    rows=_rated(won, "g.currency", "g.day"), group="GROUP BY source"),
+        part.format(what="'spend'", source="source", amount="total",
+                    rows=_rated(spend, "g.currency", "g.day"), group="GROUP BY source"),
+        part.format(what="'rewards'", source="'referral'", amount="total",
+                    rows=_rated(rewards, "g.currency", "g.day"), group=""),
+        part.format(what="'asks'", source="'referral'",
+                    amount="n * %(minutes_per_ask)s * %(hourly_cost)s / 60",
+                    rows=_rated(asks, "g.currency", "g.day"), group=""),
+    ])  # fmt: skip
+
+
+def roi_sql(today: dt.date) -> dict[str, dict[str, Any]]:
+    from goodword.crm.models import DealSource
+    from goodword.reports.services import programme_costs
+
+    costs = programme_costs()
+    params = {
+        **_params(today),
+        "minutes_per_ask": costs.minutes_per_ask,
+        "hourly_cost": costs.hourly_cost,
+        "cost_currency": costs.currency,
+    }
+    parts: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in _fetch(roi_query(), params):
+        parts[(row["part"], row["source"])] = row
+    out = {}
+    for source in DealSource.values:
+        won = parts.get(("won", source), {})
+        deals, revenue = int(won.get("n") or 0), _money(won.get("amount"))
+        unconverted = int(won.get("unconverted") or 0)
+        cost: Decimal | None = None
+        if source == "referral":
+            cost = Decimal(0)
+            for what in ("rewards", "asks"):
+                cost += _money(parts.get((what, source), {}).get("amount"))
+                unconverted += int(parts.get((what, source), {}).get("unconverted") or 0)
+        elif ("spend", source) in parts:
+            cost = _money(parts["spend", source]["amount"])
+            unconverted += int(parts["spend", source]["unconverted"])
+        out[source] = {
+            "won_deals": deals,
+            "revenue_won": _cents(revenue),
+            "spend": None if cost is None else _cents(cost),
+            "cost_per_won_deal": _cents(cost / deals) if cost is not None and deals else None,
+            "revenue_per_cost": float(revenue / cost) if cost else None,
+            "unconverted": unconverted,
+        }
+    return out
+
+
 BASELINES: dict[str, Baseline] = {
     "pipeline": Baseline(
         "open",
@@ -636,6 +823,18 @@ BASELINES: dict[str, Baseline] = {
         "source",
         sources_sql,
         "the Wilson and bootstrap intervals (6 columns), the comparison table and the headline",
+    ),
+    "reps": Baseline(
+        "reps",
+        "user_id",
+        reps_sql,
+        "the users' names and teams, the targets and attainment, the per-team table",
+    ),
+    "roi": Baseline(
+        "sources",
+        "source",
+        roi_sql,
+        "the programme table (its figures are the referral row's parts) and the headline",
     ),
 }
 

@@ -36,10 +36,11 @@ ask), industry and size to the moment's account; the source filter does not appl
 here is a referral). A rep or a CSM sees the moments of the accounts they may see or behind
 their asks, and only the deals they may see count as opportunities and wins.
 
-Ten aggregate queries (moments per rule and step, distinct records per step, seven day-count
-histograms, won amounts per rule, currency, day and share), two small reads (the programme,
-the rates) and, for a rep, the ids of their accounts: thirteen at most, whose rows grow with
-rules, steps and days, never with moments or deals.
+Two queries answer it: the cohort's moments per rule (a GROUP BY on the moments alone), and
+the cohort's asked moments with their ask, introduction, steps and deal (through the partial
+index of the moments' asks), followed step by step in Python; with the programme and the
+rates, and for a rep their visible accounts and deals inside those queries: five in all. The
+moments without an ask, nearly all of them, are counted and never read.
 """
 
 from __future__ import annotations
@@ -50,26 +51,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
-    Case,
     Count,
-    DateTimeField,
+    Exists,
     F,
     FilteredRelation,
-    Func,
-    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Sum,
-    When,
 )
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce, TruncDate
-from django.db.models.sql.compiler import SQLCompiler
 from django.utils.safestring import SafeString
 
 from goodword.crm.models import DealSource, TaskStatus
@@ -154,13 +145,9 @@ def funnel_report(
 ) -> Report:
     rates = rates if rates is not None else RateTable.load()
     period = filters.period(today)
-    paths = _Paths(user)
     cohort = _cohort(user, filters, period)
-    rules = _counts(cohort, paths)
-    for step in KEYS[1:]:
-        _days(cohort, paths, step, rules)
-    _won_amounts(cohort, paths, period, rates, rules)
-    records = _records(cohort, paths)
+    rules = _per_rule(cohort)
+    records = _follow(rules, _asked(cohort, user), rates)
     total = _total(rules)
     names = _rule_names()
     return Report(
@@ -186,103 +173,13 @@ def funnel_report(
     )
 
 
-# --- what each step means, as expressions on a moment ----------------------------------
-
-
-class _Paths:
-    """Each step's condition (reached from the step before) and time, on a moment row of a
-    cohort made by `joined`. An ask has one introduction at most (the services complete the
-    ask as they start it) and an introduction takes each of its steps once, so the joins
-    keep one row per moment."""
-
-    def __init__(self, user: User | None) -> None:
-        named = F("step_named__at")
-        visible = Q()
-        if user is not None and not (user.is_admin_role or user.is_manager):
-            visible = Q(**{f"{DEAL}__in": deals_for(user, Filters()).values("pk")})
-        self.conditions: dict[str, Q] = {
-            "asks": Q(ask__isnull=False),
-            "made": Q(ask__status=TaskStatus.DONE),
-            "agreed": Q(**{f"{INTRO}__isnull": False})
-            & (~Q(ask__outcome=EMAILED) | Q(step_named__isnull=False)),
-            "consent": Q(step_named__isnull=False),
-            "accepted": Q(step_accepted__isnull=False),
-            "opportunity": Q(**{f"{DEAL}__isnull": False}) & visible,
-            "won": Q(**{f"{DEAL}__stage__is_won": True}),
-        }
-        self.times: dict[str, Combinable] = {
-            "moments": F("occurred_at"),
-            "asks": F("ask__created_at"),
-            "made": F("ask__completed_at"),
-            "agreed": Case(
-                When(ask__outcome=EMAILED, then=named),
-                default=F(f"{INTRO}__created_at"),
-                output_field=DateTimeField(),
-            ),
-            "consent": named,
-            "accepted": F("step_accepted__at"),
-            "opportunity": Coalesce(
-                F("step_opened__at"), F(f"{DEAL}__created_at"), output_field=DateTimeField()
-            ),
-            "won": Coalesce(F(f"{DEAL}__closed_at"), F(f"{DEAL}__updated_at")),
-        }
-
-    @staticmethod
-    def joined(moments: QuerySet[Moment]) -> QuerySet[Moment]:
-        """The moments with their introduction's steps at hand (joined only where used)."""
-        steps = f"{INTRO}__steps"
-        return moments.annotate(
-            **{
-                name: FilteredRelation(steps, condition=Q(**{f"{steps}__event": event.value}))
-                for name, event in (
-                    ("step_named", IntroEvent.NAME),
-                    ("step_accepted", IntroEvent.ACCEPT),
-                    ("step_opened", IntroEvent.OPEN_OPPORTUNITY),
-                )
-            }
-        )
-
-    def reached(self, step: str) -> Q:
-        """The moment got as far as `step`, through every step before it."""
-        rule = Q()
-        for key in KEYS[1 : KEYS.index(step) + 1]:
-            rule &= self.conditions[key]
-        return rule
-
-    def gap(self, step: str) -> _Days:
-        """UTC calendar days from the step before to `step`."""
-        return _Days(self.times[step], self.times[KEYS[KEYS.index(step) - 1]])
-
-
-class _Days(Func):
-    """Calendar days (UTC) from the second time to the first, as an integer, in the
-    database's own date arithmetic (Django's duration functions run in Python on SQLite,
-    row by row)."""
-
-    output_field = IntegerField()
-    # SQLite keeps aware times as UTC text, which date() reads.
-    SQL = {
-        "sqlite": "CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)",
-        "postgresql": (
-            "((({later}) AT TIME ZONE 'UTC')::date - (({earlier}) AT TIME ZONE 'UTC')::date)"
-        ),
-    }
-
-    def as_sql(  # type: ignore[override]
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
-    ) -> tuple[str, tuple[Any, ...]]:
-        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = self.SQL[connection.vendor].format(later=later[0], earlier=earlier[0])
-        return sql, (*later[1], *earlier[1])
-
-
-# --- the cohort and its figures ----------------------------------------------------------
+# --- the cohort and how far each moment got ---------------------------------------------
 
 
 def _cohort(
     user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
 ) -> QuerySet[Moment]:
-    moments = Moment.objects.filter(retracted_at__isnull=True, **_occurred_in(period, ""))
+    moments = Moment.objects.filter(retracted_at__isnull=True, **_occurred_in(period))
     if user is not None and not (user.is_admin_role or user.is_manager):
         moments = moments.filter(
             Q(account__in=accounts_visible_to(user).values("pk"))
@@ -301,101 +198,161 @@ def _cohort(
         moments = moments.filter(account__employees__gte=lower)
         if upper is not None:
             moments = moments.filter(account__employees__lte=upper)
-    return _Paths.joined(moments)
+    return moments
 
 
-def _occurred_in(period: tuple[dt.date, dt.date], prefix: str) -> dict[str, dt.datetime]:
+def _occurred_in(period: tuple[dt.date, dt.date]) -> dict[str, dt.datetime]:
     start = dt.datetime.combine(period[0], dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(period[1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    return {f"{prefix}occurred_at__gte": start, f"{prefix}occurred_at__lt": end}
+    return {"occurred_at__gte": start, "occurred_at__lt": end}
 
 
-def _counts(cohort: QuerySet[Moment], paths: _Paths) -> dict[str, _Rule]:
-    """Per rule, the moments reaching each step and the won deals (one query)."""
-    figures = {
-        key: Count("pk", filter=paths.reached(key) if key != "moments" else None) for key in KEYS
-    }
-    rows = (
-        cohort.values("rule_id")
-        .annotate(
-            kind_=Max("kind"),
-            won_deals=Count(DEAL, distinct=True, filter=paths.reached("won")),
-            **{f"n_{key}": aggregate for key, aggregate in figures.items()},
-        )
-        .order_by()
-    )
+def _per_rule(cohort: QuerySet[Moment]) -> dict[str, _Rule]:
+    """The cohort's moments per rule (one GROUP BY on the moments alone)."""
     rules: dict[str, _Rule] = {}
-    for found in rows:
-        row: dict[str, Any] = dict(found)
-        rule = rules[row["rule_id"]] = _Rule(kind=row["kind_"], won_deals=row["won_deals"])
-        rule.counts = {key: row[f"n_{key}"] for key in KEYS}
+    for row in cohort.values("rule_id").annotate(kind_=Max("kind"), n=Count("pk")).order_by():
+        rule = rules[row["rule_id"]] = _Rule(kind=row["kind_"])
+        rule.counts["moments"] = row["n"]
     return rules
 
 
-def _days(cohort: QuerySet[Moment], paths: _Paths, step: str, rules: dict[str, _Rule]) -> None:
-    """How many moments took each number of days from the step before to `step`, per rule."""
-    rows = (
-        cohort.filter(paths.reached(step))
-        .annotate(gap=paths.gap(step))
-        .values("rule_id", "gap")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for row in rows:
-        if row["gap"] is not None:
-            rules[row["rule_id"]].add_days(step, row["gap"], row["n"])
+# The asked moment's fields read, with the names the steps use. An ask has one introduction
+# at most (the services complete the ask as they start it) and an introduction takes each of
+# its steps once, so the joins keep one row per moment.
+STEP_AT = {"named": IntroEvent.NAME, "accepted": IntroEvent.ACCEPT,
+           "opened": IntroEvent.OPEN_OPPORTUNITY}  # fmt: skip
+FIELDS = {
+    "rule": "rule_id",
+    "occurred": "occurred_at",
+    "ask": "ask_id",
+    "ask_at": "ask__created_at",
+    "status": "ask__status",
+    "done_at": "ask__completed_at",
+    "outcome": "ask__outcome",
+    "intro": INTRO,
+    "intro_at": f"{INTRO}__created_at",
+    "deal": DEAL,
+    "deal_at": f"{DEAL}__created_at",
+    "closed_at": f"{DEAL}__closed_at",
+    "updated_at": f"{DEAL}__updated_at",
+    "is_won": f"{DEAL}__stage__is_won",
+    "currency": f"{DEAL}__currency",
+    "amount": f"{DEAL}__amount",
+}
 
 
-def _won_amounts(
-    cohort: QuerySet[Moment],
-    paths: _Paths,
-    period: tuple[dt.date, dt.date],
-    rates: RateTable,
-    rules: dict[str, _Rule],
-) -> None:
-    """Each rule's share of the won amounts: a won deal's amount, at the rate of the day it
-    was won, split equally among the cohort's moments behind its ask."""
-    behind = (
-        Moment.objects.filter(
-            ask=OuterRef("ask"), retracted_at__isnull=True, **_occurred_in(period, "")
-        )
-        .order_by()
-        .values("ask")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    rows = (
-        cohort.filter(paths.reached("won"))
-        .annotate(
-            shares=Subquery(behind),
-            day=TruncDate(paths.times["won"], tzinfo=dt.UTC),
-            currency=F(f"{DEAL}__currency"),
-        )
-        .values("rule_id", "currency", "day", "shares")
-        .annotate(total=Sum(f"{DEAL}__amount"), deals=Count(DEAL, distinct=True))
-        .order_by()
-    )
-    for row in rows:
-        rule = rules[row["rule_id"]]
-        rate = rates.rate(row["currency"], row["day"])
-        if rate is None:
-            rule.unconverted += row["deals"]
-        else:
-            rule.amount += row["total"] * rate / row["shares"]
-
-
-def _records(cohort: QuerySet[Moment], paths: _Paths) -> dict[str, int]:
-    """The distinct asks, introductions and deals at each step (one query)."""
-    record = {"asks": "ask", "made": "ask", "agreed": INTRO, "consent": INTRO, "accepted": INTRO,
-              "opportunity": DEAL, "won": DEAL}  # fmt: skip
-    found = cohort.aggregate(
-        moments=Count("pk"),
+def _asked(cohort: QuerySet[Moment], user: User | None) -> list[dict[str, Any]]:
+    """The cohort's moments behind a referral ask, each with its ask, introduction (and the
+    times of its name, accept and open-opportunity steps) and deal: one query, through the
+    partial index of the moments' asks, whose rows grow with the asked moments only."""
+    steps = f"{INTRO}__steps"
+    asked = cohort.filter(ask__isnull=False).annotate(
         **{
-            key: Count(path, distinct=True, filter=paths.reached(key))
-            for key, path in record.items()
-        },
+            f"step_{name}": FilteredRelation(steps, condition=Q(**{f"{steps}__event": event}))
+            for name, event in STEP_AT.items()
+        }
     )
-    return {key: int(found[key] or 0) for key in KEYS}
+    extra: dict[str, Any] = {f"{name}_at": F(f"step_{name}__at") for name in STEP_AT}
+    if user is not None and not (user.is_admin_role or user.is_manager):
+        extra["visible"] = Exists(deals_for(user, Filters()).filter(pk=OuterRef(DEAL)))
+    keys = [*FIELDS, *extra]
+    rows = asked.annotate(**extra).values_list(*FIELDS.values(), *extra).order_by()
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _utc_day(at: dt.datetime) -> dt.date:
+    return at.astimezone(dt.UTC).date()
+
+
+class _Moment:
+    """How far one asked moment got: the steps it reached (each through every step before
+    it) and when it reached each."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        emailed = row["outcome"] == EMAILED
+        won_at = row["closed_at"] or row["updated_at"]
+        conditions = {
+            "asks": True,
+            "made": row["status"] == TaskStatus.DONE,
+            "agreed": row["intro"] is not None and (not emailed or row["named_at"] is not None),
+            "consent": row["named_at"] is not None,
+            "accepted": row["accepted_at"] is not None,
+            "opportunity": row["deal"] is not None and row.get("visible", True),
+            "won": bool(row["is_won"]),
+        }
+        self.times: dict[str, dt.datetime | None] = {
+            "moments": row["occurred"],
+            "asks": row["ask_at"],
+            "made": row["done_at"],
+            "agreed": row["named_at"] if emailed else row["intro_at"],
+            "consent": row["named_at"],
+            "accepted": row["accepted_at"],
+            "opportunity": row["opened_at"] or row["deal_at"],
+            "won": won_at,
+        }
+        self.reached: list[str] = []
+        for key in KEYS[1:]:
+            if not conditions[key]:
+                break
+            self.reached.append(key)
+
+    def gap(self, step: str) -> int | None:
+        """UTC calendar days from the step before to `step`."""
+        later, earlier = self.times[step], self.times[KEYS[KEYS.index(step) - 1]]
+        if later is None or earlier is None:
+            return None
+        return (_utc_day(later) - _utc_day(earlier)).days
+
+
+# Which record each step counts once: the ask, its introduction or its deal.
+RECORD = {"asks": "ask", "made": "ask", "agreed": "intro", "consent": "intro",
+          "accepted": "intro", "opportunity": "deal", "won": "deal"}  # fmt: skip
+
+
+def _follow(
+    rules: dict[str, _Rule], rows: list[dict[str, Any]], rates: RateTable
+) -> dict[str, int]:
+    """Each asked moment's steps into its rule: the moments reaching each step, the days each
+    step took, the distinct won deals and their amount (a won deal's amount at the rate of
+    the day it was won, shared equally among the cohort's moments behind its ask, summed per
+    rule, currency, day and share before it is converted); returns the distinct records
+    (asks, introductions, deals) at each step."""
+    behind: dict[int, int] = defaultdict(int)
+    for row in rows:
+        behind[row["ask"]] += 1
+    records: dict[str, set[int]] = {key: set() for key in RECORD}
+    won_deals: dict[str, set[int]] = defaultdict(set)
+    wins: dict[tuple[str, str, dt.date, int], tuple[Decimal, set[int]]] = {}
+    for row in rows:
+        moment = _Moment(row)
+        rule = rules[row["rule"]]
+        for step in moment.reached:
+            rule.counts[step] += 1
+            records[step].add(row[RECORD[step]])
+            days = moment.gap(step)
+            if days is not None:
+                rule.add_days(step, days, 1)
+        if moment.reached and moment.reached[-1] == "won":
+            won_deals[row["rule"]].add(row["deal"])
+            won_at = moment.times["won"]
+            assert won_at is not None
+            key = (row["rule"], row["currency"], _utc_day(won_at), behind[row["ask"]])
+            total, deals = wins.get(key, (Decimal(0), set()))
+            deals.add(row["deal"])
+            wins[key] = (total + row["amount"], deals)
+    for rule_id, deals in won_deals.items():
+        rules[rule_id].won_deals = len(deals)
+    for (rule_id, currency, day, shares), (total, deals) in wins.items():
+        rule = rules[rule_id]
+        rate = rates.rate(currency, day)
+        if rate is None:
+            rule.unconverted += len(deals)
+        else:
+            rule.amount += total * rate / shares
+    found = {key: len(ids) for key, ids in records.items()}
+    found["moments"] = sum(rule.counts["moments"] for rule in rules.values())
+    return found
 
 
 def _total(rules: dict[str, _Rule]) -> _Rule:

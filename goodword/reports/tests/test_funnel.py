@@ -471,7 +471,7 @@ def test_the_queries_do_not_grow_with_the_moments(
         funnel_report(user=rep, filters=Filters(), today=TODAY)
 
     # then the report takes as many queries as before
-    assert len(many.captured_queries) == len(few.captured_queries) == 13
+    assert len(many.captured_queries) == len(few.captured_queries) == 5
 
 
 def test_the_charts_draw_the_funnel_and_the_rules(scripted: Built) -> None:
