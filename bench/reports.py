@@ -811,6 +811,173 @@ def roi_sql(today: dt.date) -> dict[str, dict[str, Any]]:
     return out
 
 
+FUNNEL_STEPS = ("moments", "asks", "made", "agreed", "consent", "accepted", "opportunity", "won")
+FUNNEL_RECORD = ("moment", "ask", "ask", "intro", "intro", "intro", "deal", "deal")
+
+
+def funnel_query() -> str:
+    """Funnel's "funnel" table: every live moment of the period joined to its ask, the ask's
+    introduction, the introduction's name, accept and open-opportunity steps and its deal;
+    how many steps each got through (`reached`) and when it took each; then per step the
+    moments reaching it, the distinct records (moments, asks, introductions, deals) and the
+    median UTC calendar days from the step before (window functions, as for sources)."""
+    emailed = "t.outcome = 'asked by email'"
+    times = (
+        "m.occurred_at", "t.created_at", "t.completed_at",
+        f"CASE WHEN {emailed} THEN sn.at ELSE i.created_at END", "sn.at", "sa.at",
+        "coalesce(so.at, d.created_at)", "coalesce(d.closed_at, d.updated_at)",
+    )  # fmt: skip
+    gaps = " UNION ALL ".join(
+        f"SELECT '{FUNNEL_STEPS[k]}' AS step, {_days(f't{k}', f't{k - 1}')} AS gap "
+        f"FROM m WHERE reached > {k} AND t{k} IS NOT NULL AND t{k - 1} IS NOT NULL"
+        for k in range(1, len(FUNNEL_STEPS))
+    )
+    counts = ", ".join(
+        f"count(DISTINCT CASE WHEN reached > {k} THEN {record} END) AS r{k}, "
+        f"count(CASE WHEN reached > {k} THEN 1 END) AS n{k}"
+        for k, record in enumerate(FUNNEL_RECORD)
+    )
+    step = "referrals_introductionstep {0} ON {0}.introduction_id = i.id AND {0}.event = '{1}'"
+    return f"""
+WITH m AS (
+    SELECT m.id AS moment, m.ask_id AS ask, i.id AS intro, d.id AS deal,
+           {", ".join(f"{t} AS t{k}" for k, t in enumerate(times))},
+           CASE WHEN m.ask_id IS NULL THEN 1
+                WHEN t.status <> 'done' THEN 2
+                WHEN i.id IS NULL OR ({emailed} AND sn.at IS NULL) THEN 3
+                WHEN sn.at IS NULL THEN 4
+                WHEN sa.at IS NULL THEN 5
+                WHEN d.id IS NULL THEN 6
+                WHEN NOT s.is_won THEN 7
+                ELSE 8 END AS reached
+    FROM moments_moment m
+    LEFT JOIN crm_task t ON t.id = m.ask_id
+    LEFT JOIN referrals_introduction i ON i.ask_id = m.ask_id
+    LEFT JOIN {step.format("sn", "name")}
+    LEFT JOIN {step.format("sa", "accept")}
+    LEFT JOIN {step.format("so", "open_opportunity")}
+    LEFT JOIN crm_deal d ON d.id = i.deal_id
+    LEFT JOIN crm_stage s ON s.id = d.stage_id
+    WHERE m.retracted_at IS NULL AND m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
+), gaps AS ({gaps}
+), ranked AS (
+    SELECT step, gap, row_number() OVER (PARTITION BY step ORDER BY gap) AS k,
+           count(*) OVER (PARTITION BY step) AS n
+    FROM gaps
+)
+SELECT 'counts' AS step, NULL AS median, {counts} FROM (SELECT 1) one, m
+UNION ALL
+SELECT step, avg(gap), {", ".join("NULL" for _ in range(2 * len(FUNNEL_RECORD)))}
+FROM ranked WHERE k IN ((n + 1) / 2, (n + 2) / 2) GROUP BY step
+"""
+
+
+def funnel_sql(today: dt.date) -> dict[str, dict[str, Any]]:
+    rows = _fetch(funnel_query(), _params(today))
+    counts = next(r for r in rows if r["step"] == "counts")
+    medians = {r["step"]: float(r["median"]) for r in rows if r["step"] != "counts"}
+    out = {}
+    first = counts["n0"]
+    for k, step in enumerate(FUNNEL_STEPS):
+        n, before = counts[f"n{k}"], counts[f"n{k - 1}"] if k else None
+        out[step] = {
+            "count": n,
+            "records": counts[f"r{k}"],
+            "conversion_previous": 100 * n / before if before else None,
+            "conversion_first": 100 * n / first if first else None,
+            "median_days": medians.get(step) if k else None,
+        }
+    return out
+
+
+def advocates_query() -> str:
+    """Advocates' "accounts" table: per advocate account, its credited deals won in the
+    period (each deal's amount times the credit's share, at the won day's rate) and open
+    today (at today's rate), counted once per account however many of its contacts share
+    them; its introductions created and its rewards approved or fulfilled in the period (at
+    the decision day's rate); the accounts that did any of these, with the day of their
+    latest referral ask made (done, or closed as not appropriate) by the end of today. The
+    rate of each (currency, day) is looked up once."""
+    in_period = "{0} >= %(start)s AND {0} < %(end)s"
+    decided = "coalesce(decided_at, created_at)"
+    return f"""
+WITH cr AS (
+    SELECT c.advocate_account_id AS acc, c.deal_id, c.share, d.amount, d.currency, s.is_won,
+           CASE WHEN s.is_won THEN {_day("d.closed_at")} ELSE %(today)s END AS day
+    FROM referrals_dealcredit c
+    JOIN crm_deal d ON d.id = c.deal_id
+    JOIN crm_stage s ON s.id = d.stage_id
+    WHERE (s.is_won AND {in_period.format("d.closed_at")}) OR (NOT s.is_won AND NOT s.is_lost)
+), rw AS (
+    SELECT advocate_account_id AS acc, currency, {_day(decided)} AS day, value
+    FROM referrals_reward
+    WHERE status IN ('approved', 'fulfilled') AND {in_period.format(decided)}
+), days AS (
+    SELECT currency, day, {_latest_rate("u.currency", "u.day")} AS rate
+    FROM (SELECT currency, day FROM cr UNION SELECT currency, day FROM rw) u
+), deals AS (
+    SELECT acc,
+           count(DISTINCT CASE WHEN is_won THEN deal_id END) AS won_deals,
+           sum(CASE WHEN is_won THEN amount * share / 100 * rate END) AS won,
+           count(DISTINCT CASE WHEN NOT is_won THEN deal_id END) AS open_deals,
+           sum(CASE WHEN NOT is_won THEN amount * share / 100 * rate END) AS pipeline,
+           count(DISTINCT CASE WHEN rate IS NULL THEN deal_id END) AS unconverted
+    FROM cr JOIN days ON days.currency = cr.currency AND days.day = cr.day
+    GROUP BY acc
+), rewards AS (
+    SELECT acc, count(*) AS rewards, sum(value * rate) AS reward_cost,
+           count(CASE WHEN rate IS NULL THEN 1 END) AS unconverted
+    FROM rw JOIN days ON days.currency = rw.currency AND days.day = rw.day
+    GROUP BY acc
+), intros AS (
+    SELECT advocate_account_id AS acc, count(*) AS introductions
+    FROM referrals_introduction WHERE {in_period.format("created_at")}
+    GROUP BY advocate_account_id
+), counted AS (
+    SELECT acc FROM deals UNION SELECT acc FROM rewards UNION SELECT acc FROM intros
+), asked AS (
+    SELECT account_id AS acc, max(completed_at) AS last FROM crm_task
+    WHERE kind = 'referral_ask' AND completed_at < %(end_today)s
+      AND (status = 'done' OR (status = 'cancelled' AND outcome = 'not appropriate'))
+      AND account_id IN (SELECT acc FROM counted)
+    GROUP BY account_id
+)
+SELECT counted.acc AS account_id,
+       coalesce(intros.introductions, 0) AS introductions,
+       coalesce(deals.won_deals, 0) AS won_deals, deals.won,
+       coalesce(deals.open_deals, 0) AS open_deals, deals.pipeline, rewards.reward_cost,
+       coalesce(deals.unconverted, 0) + coalesce(rewards.unconverted, 0) AS unconverted,
+       {_day("asked.last")} AS last_asked
+FROM counted
+LEFT JOIN deals ON deals.acc = counted.acc
+LEFT JOIN rewards ON rewards.acc = counted.acc
+LEFT JOIN intros ON intros.acc = counted.acc
+LEFT JOIN asked ON asked.acc = counted.acc
+"""
+
+
+def advocates_sql(today: dt.date) -> dict[int, dict[str, Any]]:
+    from django.db import connection
+
+    params = {
+        **_params(today),
+        "end_today": connection.ops.adapt_datetimefield_value(
+            dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        ),
+    }
+    out = {}
+    for row in _fetch(advocates_query(), params):
+        money = ("won", "pipeline", "reward_cost")
+        last = row["last_asked"]
+        out[int(row.pop("account_id"))] = {
+            **{k: _cents(_money(row[k])) for k in money},
+            **{k: int(row[k]) for k in ("introductions", "won_deals", "open_deals",
+                                        "unconverted")},
+            "last_asked": None if last is None else str(last),
+        }  # fmt: skip
+    return out
+
+
 BASELINES: dict[str, Baseline] = {
     "pipeline": Baseline(
         "open",
@@ -823,6 +990,19 @@ BASELINES: dict[str, Baseline] = {
         "source",
         sources_sql,
         "the Wilson and bootstrap intervals (6 columns), the comparison table and the headline",
+    ),
+    "funnel": Baseline(
+        "funnel",
+        "step",
+        funnel_sql,
+        "the per-rule tables (the same figures per rule, the won amounts) and the headline",
+    ),
+    "advocates": Baseline(
+        "accounts",
+        "account_id",
+        advocates_sql,
+        "next eligible day (the cooldown added to last asked), the contacts and untapped "
+        "advocates tables and the headline",
     ),
     "reps": Baseline(
         "reps",

@@ -35,14 +35,17 @@ ever (whatever its status), that are not at risk. A moment is strong when its ru
 alone reaches the readiness threshold of the programme in force (the moment would make the
 account due on its own); an account is at risk when the gates the asks apply to its health
 block it (health below min_health, a recent detractor NPS answer, an open escalation),
-computed as the scan computes them (moments.facts.gather).
+computed as the scan computes them (moments.facts.gather). The table lists at most
+UNTAPPED_MAX of them, strongest first: the candidates come grouped per account and rule from
+the database, are ranked, and their health is gathered a chunk at a time until the table is full, so the
+cost grows with the table, not with the accounts; the notes say how many were not checked.
 
 The database answers GROUP BY queries whose rows grow with advocates, not deals: credited
 amounts per advocate, currency, day and share (the share is grouped on rather than
 multiplied in SQL, so the sums stay exact Decimals), distinct credited deals per account,
 introductions, rewards and the latest asks per advocate; then the asks of the advocate
-contacts within the fatigue window, the strong moments of never-asked accounts, and the
-health facts of those accounts (a few queries per 500 accounts).
+contacts within the fatigue window, the strong moments of never-asked accounts (per account
+and rule), and the health facts of the strongest (a few queries per UNTAPPED_CHUNK accounts).
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ if TYPE_CHECKING:
 STRONG_DAYS = 90  # how recent a strong moment must be for an untapped advocate
 CHART_TOP = 10
 CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters per statement)
+UNTAPPED_MAX = 100  # untapped advocates listed, strongest first
+UNTAPPED_CHUNK = 150  # candidates whose health is gathered at a time
 COST = (RewardStatus.APPROVED, RewardStatus.FULFILLED)  # rewards that cost money
 AT_RISK = frozenset({"health", "detractor", "escalation"})  # the gates on an account's health
 ZERO = Decimal(0)
@@ -104,8 +109,17 @@ FIGURE_COLUMNS = [
     Column("next_eligible", "May be asked from", "date"),
     Column("unconverted", "Amounts not converted (no rate)", "count"),
 ]
-ACCOUNT_COLUMNS = [Column("account", "Account"), *FIGURE_COLUMNS]
-CONTACT_COLUMNS = [Column("contact", "Contact"), Column("account", "Account"), *FIGURE_COLUMNS]
+ACCOUNT_COLUMNS = [
+    Column("account_id", "Account id", "count"),
+    Column("account", "Account"),
+    *FIGURE_COLUMNS,
+]
+CONTACT_COLUMNS = [
+    Column("contact_id", "Contact id", "count"),
+    Column("contact", "Contact"),
+    Column("account", "Account"),
+    *FIGURE_COLUMNS,
+]
 UNTAPPED_COLUMNS = [
     Column("account", "Account"),
     Column("owner", "Owner"),
@@ -187,13 +201,13 @@ def advocates_report(
         filters=filters,
         currency=rates.home,
         period=period,
-        headline=_headline(account_rows, len(untapped), rates.home),
+        headline=_headline(account_rows, untapped, rates.home),
         tables=[
             Table("accounts", "Advocate accounts", ACCOUNT_COLUMNS, account_rows),
             Table("contacts", "Advocate contacts", CONTACT_COLUMNS, _contact_rows(contacts)),
-            Table("untapped", "Untapped advocates: never asked", UNTAPPED_COLUMNS, untapped),
+            Table("untapped", "Untapped advocates: never asked", UNTAPPED_COLUMNS, untapped.rows),
         ],
-        notes=[*rates.missing_notes(), *_notes(filters, programme)],
+        notes=[*rates.missing_notes(), *_notes(filters, programme, untapped)],
     )
 
 
@@ -433,8 +447,8 @@ def _account_rows(accounts: dict[int, _Figures]) -> list[dict[str, Any]]:
     names: dict[int, str] = {}
     for part in _chunks(accounts):
         names.update(Account.objects.filter(pk__in=part).values_list("pk", "name"))
-    ranked = sorted(((names[a], f) for a, f in accounts.items()), key=_rank)
-    return [{"account": name, **f.row()} for name, f in ranked]
+    ranked = sorted(((names[a], f, a) for a, f in accounts.items()), key=lambda r: _rank(r[:2]))
+    return [{"account_id": a, "account": name, **f.row()} for name, f, a in ranked]
 
 
 def _contact_rows(contacts: dict[int, _Figures]) -> list[dict[str, Any]]:
@@ -446,9 +460,12 @@ def _contact_rows(contacts: dict[int, _Figures]) -> list[dict[str, Any]]:
         ):
             who[pk] = (f"{first} {last}".strip() or email, account)
     ranked = sorted(
-        ((who[c], f) for c, f in contacts.items()), key=lambda i: _rank((i[0][0], i[1]))
+        ((who[c], f, c) for c, f in contacts.items()), key=lambda i: _rank((i[0][0], i[1]))
     )
-    return [{"contact": name, "account": account, **f.row()} for (name, account), f in ranked]
+    return [
+        {"contact_id": c, "contact": name, "account": account, **f.row()}
+        for (name, account), f, c in ranked
+    ]
 
 
 # --- untapped advocates ---------------------------------------------------------------
@@ -476,18 +493,24 @@ def _accounts_for(user: User | None, filters: Filters) -> QuerySet[Account]:
 
 @dataclass
 class _Strongest:
+    account_id: int
+    name: str
     weight: float
     at: dt.datetime
     rule_id: str
-    evidence: str
-    count: int = 1
+    count: int
+    evidence: str = ""
+
+    def rank(self) -> tuple[float, float, str]:
+        return (-self.weight, -self.at.timestamp(), self.name.casefold())
 
 
 def _strong_moments(
     user: User | None, filters: Filters, now: dt.datetime, strong: dict[str, tuple[float, str]]
-) -> dict[int, _Strongest]:
-    """Per never-asked account, its strongest recent moment (the heaviest rule, then the
-    newest) and how many strong moments it had."""
+) -> list[_Strongest]:
+    """The never-asked accounts with a strong recent moment, each with its strongest (the
+    heaviest rule, then the newest) and how many strong moments it had, strongest first: one
+    GROUP BY per account and rule, whose rows grow with those accounts, not their moments."""
     asked = Task.objects.filter(account_id=OuterRef("account_id"), kind=TaskKind.REFERRAL_ASK)
     rows = (
         Moment.objects.filter(
@@ -498,43 +521,82 @@ def _strong_moments(
             account__in=_accounts_for(user, filters).values("pk"),
         )
         .filter(~Exists(asked))
-        .values_list("account_id", "rule_id", "occurred_at", "evidence")
+        .values_list("account_id", "account__name", "rule_id")
+        .annotate(last=Max("occurred_at"), n=Count("pk"))
         .order_by()
     )
     found: dict[int, _Strongest] = {}
-    counts: defaultdict[int, int] = defaultdict(int)
-    for account_id, rule_id, at, evidence in rows:
-        counts[account_id] += 1
-        moment = _Strongest(strong[rule_id][0], at, rule_id, evidence)
+    for account_id, name, rule_id, at, n in rows:
+        moment = _Strongest(account_id, name, strong[rule_id][0], at, rule_id, n)
         best = found.get(account_id)
-        if best is None or (moment.weight, moment.at, rule_id) > (
-            best.weight,
-            best.at,
-            best.rule_id,
-        ):
+        if best is None:
             found[account_id] = moment
-    for account_id, best in found.items():
-        best.count = counts[account_id]
-    return found
+            continue
+        moment.count = best.count = best.count + n
+        if (moment.weight, moment.at, rule_id) > (best.weight, best.at, best.rule_id):
+            found[account_id] = moment
+    return sorted(found.values(), key=_Strongest.rank)
+
+
+def _evidence(shown: list[_Strongest]) -> None:
+    """The evidence of each shown account's strongest moment (the latest written of equal
+    ones)."""
+    wanted = {(s.account_id, s.rule_id, s.at): s for s in shown}
+    for part in _chunks(s.account_id for s in shown):
+        rows = (
+            Moment.objects.filter(
+                account_id__in=part,
+                retracted_at__isnull=True,
+                rule_id__in={s.rule_id for s in shown},
+                occurred_at__in={s.at for s in shown},
+            )
+            .order_by("id")
+            .values_list("account_id", "rule_id", "occurred_at", "evidence")
+        )
+        for account_id, rule_id, at, evidence in rows:
+            best = wanted.get((account_id, rule_id, at))
+            if best is not None:
+                best.evidence = evidence
+
+
+@dataclass
+class _Untapped:
+    rows: list[dict[str, Any]]
+    candidates: int  # never-asked accounts with a strong recent moment
+    checked: int  # how many of them had their health checked, strongest first
+
+    @property
+    def complete(self) -> bool:
+        return self.checked == self.candidates
 
 
 def _untapped(
     user: User | None, filters: Filters, now: dt.datetime, programme: Programme
-) -> list[dict[str, Any]]:
+) -> _Untapped:
+    """The healthy never-asked accounts with a strong recent moment, strongest first, at most
+    UNTAPPED_MAX: the candidates' health is gathered (as the scan gathers it) a chunk at a
+    time in that order, until the table is full or the candidates run out."""
     strong = _strong_rules(programme)
     if not strong:
-        return []
-    found = _strong_moments(user, filters, now, strong)
-    facts = gather(list(found), programme, now=now, moments={})
-    rows = []
-    for account_id, best in found.items():
-        f = facts[account_id]
-        blocks = gates_check(f.gate, now=now, config=programme.gates)
-        if any(b.gate in AT_RISK for b in blocks):
-            continue
-        rows.append((best, f.account, f.health.score))
-    rows.sort(key=lambda r: (-r[0].weight, -r[0].at.timestamp(), r[1].name.casefold()))
-    return [_untapped_row(best, account, health, strong, now) for best, account, health in rows]
+        return _Untapped([], 0, 0)
+    candidates = _strong_moments(user, filters, now, strong)
+    shown: list[tuple[_Strongest, Account, int]] = []
+    checked = 0
+    while checked < len(candidates) and len(shown) < UNTAPPED_MAX:
+        part = candidates[checked : checked + UNTAPPED_CHUNK]
+        checked += len(part)
+        facts = gather([c.account_id for c in part], programme, now=now, moments={})
+        for best in part:
+            f = facts[best.account_id]
+            blocks = gates_check(f.gate, now=now, config=programme.gates)
+            if not any(b.gate in AT_RISK for b in blocks):
+                shown.append((best, f.account, f.health.score))
+    shown = shown[:UNTAPPED_MAX]
+    if len(shown) == UNTAPPED_MAX:  # the next candidates were checked but not shown
+        checked = candidates.index(shown[-1][0]) + 1
+    _evidence([best for best, _, _ in shown])
+    rows = [_untapped_row(best, account, health, strong, now) for best, account, health in shown]
+    return _Untapped(rows, len(candidates), checked)
 
 
 def _untapped_row(
@@ -559,12 +621,22 @@ def _untapped_row(
 # --- words and chart ------------------------------------------------------------------
 
 
-def _headline(rows: list[dict[str, Any]], untapped: int, currency: str) -> str:
-    senders = [r for r in rows if r["won_deals"] or r["open_deals"]]
-    never = (
-        f"{untapped:,} healthy account{'s' if untapped != 1 else ''} with strong recent "
-        f"moments {'were' if untapped != 1 else 'was'} never asked."
+def _never(untapped: _Untapped) -> str:
+    if untapped.complete:
+        n = len(untapped.rows)
+        return (
+            f"{n:,} healthy account{'s' if n != 1 else ''} with strong recent moments "
+            f"{'were' if n != 1 else 'was'} never asked."
+        )
+    return (
+        f"{untapped.candidates:,} accounts with strong recent moments were never asked; the "
+        f"{len(untapped.rows):,} strongest healthy ones are listed."
     )
+
+
+def _headline(rows: list[dict[str, Any]], untapped: _Untapped, currency: str) -> str:
+    senders = [r for r in rows if r["won_deals"] or r["open_deals"]]
+    never = _never(untapped)
     if not senders:
         return f"No account sent referred business in this period. {never}"
     won = sum((r["won"] for r in senders), ZERO)
@@ -578,7 +650,7 @@ def _headline(rows: list[dict[str, Any]], untapped: int, currency: str) -> str:
     )
 
 
-def _notes(filters: Filters, programme: Programme) -> list[str]:
+def _notes(filters: Filters, programme: Programme, untapped: _Untapped) -> list[str]:
     strong = _strong_rules(programme)
     names = ", ".join(f"{name} ({weight:g})" for weight, name in strong.values()) or "none"
     notes = [
@@ -586,6 +658,13 @@ def _notes(filters: Filters, programme: Programme) -> list[str]:
         f"({programme.readiness.threshold:g}) on its own: {names}; untapped advocates had one "
         f"in the last {STRONG_DAYS} days."
     ]
+    if not untapped.complete:
+        notes.append(
+            f"Untapped advocates: the {UNTAPPED_MAX} healthy ones with the strongest moments "
+            f"are listed; {untapped.candidates - untapped.checked:,} more never-asked "
+            "accounts with a strong moment were not checked. Narrow the filters (owner, "
+            "team, industry, size) to see others."
+        )
     if filters.industry or filters.size:
         notes.append(
             "The industry and size filters narrow the referred deals (by the referred "

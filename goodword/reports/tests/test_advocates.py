@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from goodword.reports import advocates as advocates_module
 from goodword.reports.advocates import advocates_report, draw
 from goodword.reports.filters import Filters, filters_parse
 from goodword.reports.money import money_text
@@ -288,6 +289,46 @@ def test_untapped_advocates_are_healthy_never_asked_accounts_with_strong_moments
         "Untapped 00", "Untapped 15", "Untapped 03", "Untapped 14", "Untapped 01",
         "Untapped 02", "Untapped 04",
     ]  # fmt: skip
+
+
+def test_untapped_advocates_list_the_strongest_and_say_how_many_were_not_checked(
+    advocates: Advocates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a table of three untapped advocates at most, health gathered two at a time
+    monkeypatch.setattr(advocates_module, "UNTAPPED_MAX", 3)
+    monkeypatch.setattr(advocates_module, "UNTAPPED_CHUNK", 2)
+
+    # when the report is made
+    report = advocates_report(user=None, filters=Filters(), today=TODAY)
+
+    # then the three strongest healthy ones are listed, as the whole list starts
+    assert [r["account"] for r in report.table("untapped").rows] == [
+        "Untapped 00", "Untapped 15", "Untapped 03",
+    ]  # fmt: skip
+    # and the headline and a note count the never-asked candidates, healthy or not
+    df = advocates.untapped
+    since = pd.Timestamp(dt.datetime.combine(TODAY, dt.time.max, tzinfo=dt.UTC)) - pd.Timedelta(
+        days=90
+    )
+    strong = df[df["rule"].map(lambda r: WEIGHTS.get(r, 0) >= 40) & (df["at"] > since)]
+    candidates = strong[~strong["asked"]]["account"].nunique()
+    assert candidates > 7  # some are at risk
+    assert report.headline.endswith(
+        f"{candidates} accounts with strong recent moments were never asked; the 3 strongest "
+        "healthy ones are listed."
+    )
+    shown_at = list(
+        strong[~strong["asked"]]
+        .assign(w=strong["rule"].map(WEIGHTS))
+        .sort_values(["w", "at"], ascending=[False, False])["account"]
+        .unique()
+    )
+    checked = shown_at.index("Untapped 03") + 1
+    assert report.notes[-1] == (
+        "Untapped advocates: the 3 healthy ones with the strongest moments are listed; "
+        f"{candidates - checked} more never-asked accounts with a strong moment were not "
+        "checked. Narrow the filters (owner, team, industry, size) to see others."
+    )
 
 
 def test_headline_notes_and_chart(advocates: Advocates) -> None:
