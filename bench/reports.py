@@ -68,9 +68,10 @@ def main(argv: list[str]) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--db", choices=("postgres", "sqlite", "both"), default="both")
-    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--deals-per-account", type=float, default=10.0)
     parser.add_argument("--credits", type=int, default=200_000)
+    parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--reports", default=",".join(REPORTS), help="comma-separated names")
     parser.add_argument("--regenerate", action="store_true")
@@ -131,7 +132,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 def _marker_name(args: argparse.Namespace) -> str:
     return (
         f"reports data v{DATA_VERSION}: {args.accounts} accounts, {args.deals_per_account} "
-        f"deals each, {args.credits} credits, seed 1"
+        f"deals each, {args.credits} credits, {args.deals} deals, seed 1"
     )
 
 
@@ -165,6 +166,10 @@ def ensure_data(args: argparse.Namespace) -> dict[str, Any]:
     topped = time.perf_counter() - started
     print(f"data: {demo_credits:,} credits from the demo; {copied:,} referral deals copied "
           f"with their credits in {topped:.0f} s", flush=True)  # fmt: skip
+    started = time.perf_counter()
+    more = top_up_deals(args.deals)
+    print(f"data: {more:,} deals of other sources copied with their stage changes in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
     _mark(name)
     _analyze()
     counts = data_counts()
@@ -177,6 +182,7 @@ def ensure_data(args: argparse.Namespace) -> dict[str, Any]:
         "top_up_seconds": round(topped, 1),
         "demo_credits": demo_credits,
         "copied_referral_deals": copied,
+        "copied_other_deals": more,
         **counts,
     }
 
@@ -264,6 +270,56 @@ def top_up_credits(target: int) -> int:
             copied += len(chosen)
             round_ += 1
     deal_totals_compact()  # the deal trigger appended totals deltas, as a worker folds them
+    return copied
+
+
+DEAL_PREFIX = "BENCHDEAL-"
+
+
+def top_up_deals(target: int) -> int:
+    """Copy the demo's deals of sources other than referral (with their stage changes; oldest
+    ids first, as often as needed) until there are `target` deals; returns the deals copied.
+    Each round is two INSERT ... SELECT statements in the database (the copy's external id
+    names its round and original, which pairs the stage changes), in one transaction.
+    Referral deals are copied by top_up_credits only, with their credits."""
+    from django.db import connection, transaction
+
+    from goodword.crm.models import Deal
+    from goodword.crm.services import deal_totals_compact
+
+    have = Deal.objects.count()
+    originals = (
+        Deal.objects.exclude(source="referral")
+        .exclude(external_id__startswith=COPY_PREFIX)
+        .exclude(external_id__startswith=DEAL_PREFIX)
+        .count()
+    )
+    columns = ", ".join(DEAL_FIELDS)
+    changes = ", ".join(CHANGE_FIELDS)
+    copied, round_ = 0, 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        while have < target and originals:
+            n = min(originals, target - have)
+            prefix = f"{DEAL_PREFIX}{round_}-"
+            cursor.execute(
+                f"INSERT INTO crm_deal ({columns}, external_id) "
+                f"SELECT {columns}, %s || id FROM crm_deal "
+                f"WHERE source <> 'referral' AND (external_id IS NULL OR "
+                f"(external_id NOT LIKE %s AND external_id NOT LIKE %s)) ORDER BY id LIMIT %s",
+                [prefix, f"{COPY_PREFIX}%", f"{DEAL_PREFIX}%", n],
+            )
+            cursor.execute(
+                f"INSERT INTO crm_dealstagechange (deal_id, {changes}) "
+                f"SELECT n.id, {', '.join(f'c.{c}' for c in CHANGE_FIELDS)} "
+                "FROM crm_deal n JOIN crm_dealstagechange c "
+                "ON c.deal_id = CAST(substr(n.external_id, %s) AS INTEGER) "
+                "WHERE n.external_id LIKE %s",
+                [len(prefix) + 1, f"{prefix}%"],
+            )
+            have += n
+            copied += n
+            round_ += 1
+    deal_totals_compact()
     return copied
 
 
