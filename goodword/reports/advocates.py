@@ -37,8 +37,9 @@ account due on its own); an account is at risk when the gates the asks apply to 
 block it (health below min_health, a recent detractor NPS answer, an open escalation),
 computed as the scan computes them (moments.facts.gather). The table lists at most
 UNTAPPED_MAX of them, strongest first: the candidates come grouped per account and rule from
-the database, are ranked, and their health is gathered a chunk at a time until the table is full, so the
-cost grows with the table, not with the accounts; the notes say how many were not checked.
+the database, are ranked, and their health is gathered a chunk at a time until the table is
+full, so the cost grows with the table, not with the accounts; the notes say how many were
+not checked.
 
 The database answers GROUP BY queries whose rows grow with advocates, not deals: credited
 amounts per advocate, currency, day and share (the share is grouped on rather than
@@ -58,7 +59,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -81,6 +82,7 @@ from goodword.moments.models import Moment
 from goodword.moments.programmes import programme_current
 from goodword.referrals.models import DealCredit, Introduction, Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
+from goodword.reports.dates import UTCDate, day_bounds
 from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
@@ -219,13 +221,13 @@ def _credits(
 ) -> QuerySet[Any, Any]:  # DealCredit with won_day, which the stubs cannot name
     """The credits of deals the user may see that match the filters and were won in the
     period or are open now."""
-    start, end = period
-    won = Q(deal__stage__is_won=True, won_day__gte=start, won_day__lte=end)
+    first, after = day_bounds(*period)
+    won = Q(deal__stage__is_won=True, deal__closed_at__gte=first, deal__closed_at__lt=after)
     still_open = Q(deal__stage__is_won=False, deal__stage__is_lost=False)
     return (
         DealCredit.objects.filter(deal__in=deals_for(user, filters).values("pk"))
-        .annotate(won_day=TruncDate("deal__closed_at"))
         .filter(won | still_open)
+        .annotate(won_day=UTCDate("deal__closed_at"))
     )
 
 
@@ -308,12 +310,10 @@ def _introductions(user: User | None) -> QuerySet[Introduction]:
 def _add_introductions(
     tally: _Tally, user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
 ) -> None:
-    start, end = period
+    first, after = day_bounds(*period)
     groups = (
         _introductions(user)
-        .filter(_by_owner(filters, ""))
-        .annotate(day=TruncDate("created_at"))
-        .filter(day__gte=start, day__lte=end)
+        .filter(_by_owner(filters, ""), created_at__gte=first, created_at__lt=after)
         .values("advocate_account_id", "advocate_id")
         .annotate(n=Count("pk"))
         .order_by()
@@ -332,7 +332,7 @@ def _add_rewards(
     if user is not None:
         rewards = rewards.filter(introduction__in=introductions_visible_to(user).values("pk"))
     groups = (
-        rewards.annotate(day=TruncDate(Coalesce("decided_at", "created_at")))
+        rewards.annotate(day=UTCDate(Coalesce("decided_at", "created_at")))
         .filter(day__gte=start, day__lte=end)
         .values("advocate_account_id", "advocate_id", "currency", "day")
         .annotate(n=Count("pk"), total=Sum("value"))

@@ -9,7 +9,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import TruncDate
+
+from goodword.reports.dates import UTCDate
 
 if TYPE_CHECKING:
     from goodword.crm.models import Deal
@@ -50,7 +51,7 @@ def converted_sums(
     rate of its day (the date of the datetime field `day`): one GROUP BY on (by, currency,
     day), whose rows grow with the days, not the deals."""
     groups = (
-        deals.annotate(on=TruncDate(day))
+        deals.annotate(on=UTCDate(day))
         .values(by, "currency", "on")
         .annotate(n=Count("pk"), total=Sum("amount"))
         .order_by()

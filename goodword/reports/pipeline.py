@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Case, CharField, Count, Sum, Value, When
-from django.db.models.functions import TruncDate
 
 from goodword.crm.models import DealSource, Stage
+from goodword.reports.dates import UTCDate, day_bounds
 from goodword.reports.filters import Filters, deals_for
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
@@ -172,6 +172,7 @@ def _referred_per_month(
     user: User | None, filters: Filters, period: tuple[dt.date, dt.date], rates: RateTable
 ) -> list[dict[str, Any]]:
     start, end = period
+    first, after = day_bounds(start, end)
     months: dict[str, list[Any]] = {}
     month = dt.date(start.year, start.month, 1)
     while month <= end:
@@ -181,8 +182,8 @@ def _referred_per_month(
         groups = (
             deals_for(user, filters)
             .filter(source=DealSource.REFERRAL)
-            .annotate(day=TruncDate("created_at"))
-            .filter(day__gte=start, day__lte=end)
+            .filter(created_at__gte=first, created_at__lt=after)
+            .annotate(day=UTCDate("created_at"))
             .values("day", "currency")
             .annotate(n=Count("pk"), total=Sum("amount"))
             .order_by()

@@ -35,12 +35,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from goodword.crm.models import DealSource, Task, TaskKind, TaskStatus
 from goodword.lib import charts
 from goodword.referrals.models import Introduction
+from goodword.reports.dates import day_bounds
 from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
 from goodword.reports.models import MONEY_METRICS, RepTarget, TargetMetric
 from goodword.reports.money import Money, cents, converted_sums, money_text
@@ -52,15 +52,6 @@ if TYPE_CHECKING:
     from goodword.users.models import User
 
 METRICS = tuple(TargetMetric.values)
-
-
-def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The period as times: from `start`'s midnight to the midnight after `end`, in the
-    current time zone (as TruncDate reads days)."""
-    zone = timezone.get_current_timezone()
-    first = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
-    after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    return first, after
 
 
 def sees_all(user: User | None) -> bool:

@@ -33,7 +33,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import TruncDate
 from django.utils.safestring import SafeString
 
 from goodword.crm.models import DealSource, Task, TaskKind, TaskStatus
@@ -41,12 +40,13 @@ from goodword.crm.selectors import tasks_visible_to
 from goodword.lib import charts
 from goodword.referrals.models import Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
+from goodword.reports.dates import UTCDate, day_bounds
 from goodword.reports.filters import Filters, deals_for
 from goodword.reports.models import ProgrammeCosts, SourceSpend
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
-from goodword.reports.reps import day_bounds, narrowed, referral_deals_allowed, sees_all
+from goodword.reports.reps import narrowed, referral_deals_allowed, sees_all
 from goodword.reports.services import programme_costs
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def _won_by_source(
     groups = (
         deals_for(user, filters)
         .filter(stage__is_won=True, closed_at__gte=first, closed_at__lt=after)
-        .annotate(day=TruncDate("closed_at"))
+        .annotate(day=UTCDate("closed_at"))
         .values("source", "currency", "day")
         .annotate(n=Count("pk"), total=Sum("amount"))
         .order_by()
@@ -209,7 +209,7 @@ def _rewards(
         rewards = rewards.filter(introduction__in=introductions_visible_to(user).values("pk"))
     rewards = narrowed(rewards, filters, owner="introduction__owner", account="advocate_account")
     groups = (
-        rewards.annotate(day=TruncDate("decided_at"))
+        rewards.annotate(day=UTCDate("decided_at"))
         .values("currency", "day")
         .annotate(n=Count("pk"), total=Sum("value"))
         .order_by()
@@ -233,7 +233,7 @@ def _asks_per_day(
     )
     groups = (
         narrowed(asks, filters, owner="owner", account="account")
-        .annotate(day=TruncDate("completed_at"))
+        .annotate(day=UTCDate("completed_at"))
         .values("day")
         .annotate(n=Count("pk"))
         .order_by()

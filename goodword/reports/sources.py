@@ -19,11 +19,11 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q, QuerySet
 
 from goodword.crm.models import Deal, DealKind, DealSource
 from goodword.engine import stats
+from goodword.reports.dates import DaysBetween
 from goodword.reports.filters import Filters, deals_for
 from goodword.reports.money import cents, converted_sums
 from goodword.reports.rates import RateTable
@@ -174,13 +174,11 @@ def _per_source(cohort: QuerySet[Deal], rates: RateTable) -> dict[str, _Source]:
         figures = found[count["source"]]
         figures.created, figures.won, figures.lost = count["created"], count["won"], count["lost"]
     won = cohort.filter(stage__is_won=True, closed_at__isnull=False)
-    cycle = ExpressionWrapper(
-        TruncDate("closed_at") - TruncDate("created_at"), output_field=DurationField()
-    )
+    cycle = DaysBetween("closed_at", "created_at")
     for row in (
         won.annotate(cycle=cycle).values("source", "cycle").annotate(n=Count("pk")).order_by()
     ):
-        found[row["source"]].days[row["cycle"].days] += row["n"]
+        found[row["source"]].days[row["cycle"]] += row["n"]
     for source, sums in converted_sums(won, day="closed_at", by="source", rates=rates).items():
         found[source].unconverted += sums.unconverted
         found[source].amount += sums.amount
