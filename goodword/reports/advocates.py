@@ -83,7 +83,7 @@ from goodword.moments.programmes import programme_current
 from goodword.referrals.models import DealCredit, Introduction, Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
 from goodword.reports.dates import UTCDate, day_bounds
-from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
+from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, deals_rule
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
@@ -224,11 +224,10 @@ def _credits(
     first, after = day_bounds(*period)
     won = Q(deal__stage__is_won=True, deal__closed_at__gte=first, deal__closed_at__lt=after)
     still_open = Q(deal__stage__is_won=False, deal__stage__is_lost=False)
-    return (
-        DealCredit.objects.filter(deal__in=deals_for(user, filters).values("pk"))
-        .filter(won | still_open)
-        .annotate(won_day=UTCDate("deal__closed_at"))
-    )
+    credits = DealCredit.objects.filter(deals_rule(filters, "deal__"))
+    if user is not None:  # what the user may see is a subquery; everyone else joins the deal
+        credits = credits.filter(deal__in=deals_for(user, Filters()).values("pk"))
+    return credits.filter(won | still_open).annotate(won_day=UTCDate("deal__closed_at"))
 
 
 def _add_deals(

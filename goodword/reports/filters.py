@@ -120,18 +120,26 @@ def deals_for(user: User | None, filters: Filters) -> QuerySet[Deal]:
     the database) that match every filter but the dates (each report says which date the
     range applies to)."""
     deals = Deal.objects.all() if user is None else deals_visible_to(user)
+    rule = deals_rule(filters)
+    return deals.filter(rule) if rule else deals
+
+
+def deals_rule(filters: Filters, prefix: str = "") -> Q:
+    """Every filter but the dates as a condition on a deal, reached through `prefix` from
+    another model ("deal__" from a credit), so a query can join the deal rather than test
+    it against a subquery."""
     rule = Q()
     if filters.team is not None:
-        rule &= Q(owner__team_id=filters.team)
+        rule &= Q(**{f"{prefix}owner__team_id": filters.team})
     if filters.owner is not None:
-        rule &= Q(owner_id=filters.owner)
+        rule &= Q(**{f"{prefix}owner_id": filters.owner})
     if filters.industry:
-        rule &= Q(account__industry__iexact=filters.industry)
+        rule &= Q(**{f"{prefix}account__industry__iexact": filters.industry})
     if filters.size:
         lower, upper = SIZE_BAND_CHOICES[filters.size]
-        rule &= Q(account__employees__gte=lower)
+        rule &= Q(**{f"{prefix}account__employees__gte": lower})
         if upper is not None:
-            rule &= Q(account__employees__lte=upper)
+            rule &= Q(**{f"{prefix}account__employees__lte": upper})
     if filters.source:
-        rule &= Q(source=filters.source)
-    return deals.filter(rule) if rule else deals
+        rule &= Q(**{f"{prefix}source": filters.source})
+    return rule

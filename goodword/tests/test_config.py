@@ -30,6 +30,13 @@ def test_database_url_postgres_is_parsed(tmp_path):
         "s@cret",
     )
     assert (config["HOST"], config["PORT"]) == ("db.internal", "6543")
+    assert config["OPTIONS"]["options"] == "-c jit=off"
+
+
+def test_database_url_postgres_options_come_after_jit_off(tmp_path):
+    url = "postgres://gw@db/goodword?options=-c%20jit%3Don&sslmode=require"
+    config = database_config(url, tmp_path)
+    assert config["OPTIONS"] == {"options": "-c jit=off -c jit=on", "sslmode": "require"}
 
 
 def test_sqlite_default_uses_wal_immediate_and_busy_timeout(tmp_path):
@@ -38,6 +45,7 @@ def test_sqlite_default_uses_wal_immediate_and_busy_timeout(tmp_path):
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert config["OPTIONS"]["timeout"] == 20
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+    assert "mmap_size=1073741824" in config["OPTIONS"]["init_command"]
 
 
 @pytest.mark.parametrize(
