@@ -561,10 +561,10 @@ def _latest_rate(currency: str, day: str) -> str:
 
 
 # Pipeline's "open" table: open deals now per source, converted at today's rate (one rate per
-# currency, looked up once in the CTE), weighted by the stage's probability, bucketed by close
+# currency, looked up once in the CTE, MATERIALIZED so it is not inlined into every row), weighted by the stage's probability, bucketed by close
 # date. The sums come back unrounded; the total row is their sum; each is rounded once.
 PIPELINE_SQL = f"""
-WITH r AS (
+WITH r AS MATERIALIZED (
     SELECT c.currency, {_latest_rate("c.currency", "%(today)s")} AS rate
     FROM (SELECT DISTINCT currency FROM crm_deal) c
 ), d AS (

@@ -237,38 +237,38 @@ def _add_deals(
     period: tuple[dt.date, dt.date],
     today: dt.date,
 ) -> None:
-    credits = _credits(user, filters, period)
-    amounts = (
-        credits.values(
-            "deal__stage__is_won", "advocate_account_id", "advocate_id", "deal__currency",
-            "won_day", "share",
+    """One pass over the credits of deals won in the period or open now (a row per credit),
+    grouped here: amounts per advocate, currency, day and share, converted once per group;
+    distinct deals per account (a deal two contacts of one account share is one deal of that
+    account)."""
+    rows = (
+        _credits(user, filters, period)
+        .values_list(
+            "deal_id", "deal__stage__is_won", "advocate_account_id", "advocate_id",
+            "deal__currency", "won_day", "share", "deal__amount",
         )
-        .annotate(n=Count("pk"), total=Sum("deal__amount"))
         .order_by()
     )  # fmt: skip
-    for g in amounts:
-        won = g["deal__stage__is_won"]
-        day = g["won_day"] if won else today
-        value = tally.convert(g["total"] * g["share"] / 100, g["deal__currency"], day)
-        targets = [tally.accounts[g["advocate_account_id"]]]
-        if g["advocate_id"] is not None:
-            contact = tally.contacts[g["advocate_id"]]
+    sums: dict[tuple[bool, int, int | None, str, dt.date, Decimal], list[Any]] = {}
+    deals: dict[tuple[bool, int, str, dt.date], set[int]] = defaultdict(set)
+    for deal_id, won, account_id, contact_id, currency, won_day, share, amount in rows:
+        day = won_day if won else today
+        group = sums.setdefault((won, account_id, contact_id, currency, day, share), [0, ZERO])
+        group[0] += 1
+        group[1] += amount
+        deals[won, account_id, currency, day].add(deal_id)
+    for (won, account_id, contact_id, currency, day, share), (n, total) in sums.items():
+        value = tally.convert(total * share / 100, currency, day)
+        targets = [tally.accounts[account_id]]
+        if contact_id is not None:
+            contact = tally.contacts[contact_id]
             targets.append(contact)
-            _count_deals(contact, won=won, deals=g["n"], converted=value is not None)
+            _count_deals(contact, won=won, deals=n, converted=value is not None)
         for figures in targets:
             _add_amount(figures, won=won, value=value)
-    # A deal two contacts of one account share is one deal of that account: counted apart.
-    deals = (
-        credits.values("deal__stage__is_won", "advocate_account_id", "deal__currency", "won_day")
-        .annotate(n=Count("deal_id", distinct=True))
-        .order_by()
-    )
-    for g in deals:
-        won = g["deal__stage__is_won"]
-        known = tally.rates.rate(g["deal__currency"], g["won_day"] if won else today) is not None
-        _count_deals(
-            tally.accounts[g["advocate_account_id"]], won=won, deals=g["n"], converted=known
-        )
+    for (won, account_id, currency, day), ids in deals.items():
+        known = tally.rates.rate(currency, day) is not None
+        _count_deals(tally.accounts[account_id], won=won, deals=len(ids), converted=known)
 
 
 def _count_deals(figures: _Figures, *, won: bool, deals: int, converted: bool) -> None:
@@ -374,19 +374,18 @@ def _add_asks(
     gates: GateConfig,
 ) -> None:
     tz = now.tzinfo
-    asked = Task.objects.filter(_made(now), kind=TaskKind.REFERRAL_ASK)
-    for part in _chunks(accounts):
-        groups = (
-            asked.filter(account_id__in=part)
-            .values("account_id", "contact_id")
-            .annotate(last=Max("completed_at"))
-            .order_by()
-        )
-        for g in groups:
-            day = g["last"].astimezone(tz).date()
+    groups = (
+        Task.objects.filter(_made(now), kind=TaskKind.REFERRAL_ASK)
+        .values("account_id", "contact_id")
+        .annotate(last=Max("completed_at"))
+        .order_by()
+    )  # every account's: as many rows as accounts and contacts asked, and no list of ids
+    for g in groups:
+        day = g["last"].astimezone(tz).date()
+        if g["account_id"] in accounts:
             _later(accounts[g["account_id"]], day)
-            if g["contact_id"] in contacts:
-                _later(contacts[g["contact_id"]], day)
+        if g["contact_id"] in contacts:
+            _later(contacts[g["contact_id"]], day)
     for figures in accounts.values():
         figures.next_eligible = _after_cooldown(figures.last_asked, now, gates)
     _contacts_eligible(contacts, now=now, gates=gates)
@@ -413,25 +412,39 @@ def _contacts_eligible(
     asks of every kind within the budget's window (the ask page's rule)."""
     days = max(gates.fatigue_window_days, gates.fatigue_gap_days or 0) + 1
     recent = Task.objects.filter(
-        _made(now), kind__in=ASK_KINDS, completed_at__gte=now - dt.timedelta(days=days)
+        _made(now),
+        kind__in=ASK_KINDS,
+        completed_at__gte=now - dt.timedelta(days=days),
+        contact_id__isnull=False,
     )
-    for part in _chunks(contacts):
-        asks: defaultdict[int, list[dt.datetime]] = defaultdict(list)
-        rows = recent.filter(contact_id__in=part).values_list("contact_id", "completed_at")
-        for contact_id, at in rows:
-            if contact_id is not None and at is not None:  # as filtered: for the type checker
-                asks[contact_id].append(at)
-        opted = Contact.objects.filter(pk__in=part).values_list("pk", "opted_out_at")
-        for contact_id, opted_out_at in opted:
-            if opted_out_at is not None and opted_out_at <= now:
-                continue  # never: they opted out of referral asks
-            block = fatigue(
-                contact_name=str(contact_id),  # the block's words are not shown
-                asks=tuple(asks[contact_id]),
-                now=now,
-                config=gates,
-            )
-            contacts[contact_id].next_eligible = now.date() if block is None else block.until
+    asks: defaultdict[int, list[dt.datetime]] = defaultdict(list)
+    for contact_id, at in recent.values_list("contact_id", "completed_at"):
+        if contact_id in contacts and at is not None:
+            asks[contact_id].append(at)
+    opted = set(Contact.objects.filter(opted_out_at__lte=now).values_list("pk", flat=True))
+    for contact_id, figures in contacts.items():
+        if contact_id in opted:
+            continue  # never: they opted out of referral asks
+        block = fatigue(
+            contact_name=str(contact_id),  # the block's words are not shown
+            asks=tuple(asks[contact_id]),
+            now=now,
+            config=gates,
+        )
+        figures.next_eligible = now.date() if block is None else block.until
+
+
+def _advocate_rows(model: type[Account] | type[Contact], advocate: str, *fields: str) -> list[Any]:
+    """`fields` of the accounts or contacts that are the advocate (`advocate` =
+    advocate_account_id or advocate_id) of a credit, an introduction or a reward: one
+    semi-join each (the database hashes the other table; no list of ids is sent), rows
+    keyed by their first field."""
+    rows: dict[Any, Any] = {}
+    for source in (DealCredit, Introduction, Reward):
+        chosen = model.objects.filter(pk__in=source.objects.values(advocate))
+        for row in chosen.values_list(*fields):
+            rows[row[0]] = row
+    return list(rows.values())
 
 
 # --- rows -----------------------------------------------------------------------------
@@ -443,9 +456,7 @@ def _rank(item: tuple[str, _Figures]) -> tuple[Decimal, Decimal, int, str]:
 
 
 def _account_rows(accounts: dict[int, _Figures]) -> list[dict[str, Any]]:
-    names: dict[int, str] = {}
-    for part in _chunks(accounts):
-        names.update(Account.objects.filter(pk__in=part).values_list("pk", "name"))
+    names = dict(_advocate_rows(Account, "advocate_account_id", "pk", "name"))
     ranked = sorted(((names[a], f, a) for a, f in accounts.items()), key=lambda r: _rank(r[:2]))
     return [{"account_id": a, "account": name, **f.row()} for name, f, a in ranked]
 
@@ -453,10 +464,8 @@ def _account_rows(accounts: dict[int, _Figures]) -> list[dict[str, Any]]:
 def _contact_rows(contacts: dict[int, _Figures]) -> list[dict[str, Any]]:
     who: dict[int, tuple[str, str]] = {}
     fields = ("pk", "first_name", "last_name", "email", "account__name")
-    for part in _chunks(contacts):
-        for pk, first, last, email, account in Contact.objects.filter(pk__in=part).values_list(
-            *fields
-        ):
+    for pk, first, last, email, account in _advocate_rows(Contact, "advocate_id", *fields):
+        if pk in contacts:
             who[pk] = (f"{first} {last}".strip() or email, account)
     ranked = sorted(
         ((who[c], f, c) for c, f in contacts.items()), key=lambda i: _rank((i[0][0], i[1]))
@@ -584,7 +593,7 @@ def _untapped(
     while checked < len(candidates) and len(shown) < UNTAPPED_MAX:
         part = candidates[checked : checked + UNTAPPED_CHUNK]
         checked += len(part)
-        facts = gather([c.account_id for c in part], programme, now=now, moments={})
+        facts = gather([c.account_id for c in part], programme, now=now, moments={}, contacts=False)
         for best in part:
             f = facts[best.account_id]
             blocks = gates_check(f.gate, now=now, config=programme.gates)
