@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict, StrictBool
@@ -190,4 +191,6 @@ def report_get(request: HttpRequest, name: ReportName, query: Query[ReportQuery]
         raise Invalid({n: ["is not a parameter of this report"] for n in unknown})
     filters = filters_parse(query.model_dump(exclude_none=True))
     report = report_build(name, user=_caller(request), filters=filters, today=timezone.now().date())
-    return report.as_json()
+    # as_json is ReportOut's shape already (tested against the schema). Validating it row by
+    # row again cost about 900 ms for the advocates report's 8,000 rows at a million deals.
+    return HttpResponse(json.dumps(report.as_json()), content_type="application/json")
