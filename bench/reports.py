@@ -561,8 +561,9 @@ def _latest_rate(currency: str, day: str) -> str:
 
 
 # Pipeline's "open" table: open deals now per source, converted at today's rate (one rate per
-# currency, looked up once in the CTE, MATERIALIZED so it is not inlined into every row), weighted by the stage's probability, bucketed by close
-# date. The sums come back unrounded; the total row is their sum; each is rounded once.
+# currency, looked up once in the CTE, MATERIALIZED so that it is not inlined into every row),
+# weighted by the stage's probability, bucketed by close date. The sums come back unrounded;
+# the total row is their sum; each is rounded once.
 PIPELINE_SQL = f"""
 WITH r AS MATERIALIZED (
     SELECT c.currency, {_latest_rate("c.currency", "%(today)s")} AS rate
