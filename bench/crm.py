@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.timing import percentile
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/goodword_bench"
 
 
@@ -88,12 +90,6 @@ def ensure_data(args: argparse.Namespace) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def time_requests(client: object, paths: Callable[[int], str], n: int) -> list[float]:

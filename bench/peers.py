@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.timing import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_P95_MS = 100.0
@@ -258,11 +260,6 @@ def duckdb_ranker(columns: Columns, limit: int) -> Callable[[Ask], Ranked]:
 
 
 # --- timing -----------------------------------------------------------------------------------
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
 
 
 def time_asks(rank: Callable[[Ask], Ranked], asks: list[Ask]) -> tuple[list[float], list[Ranked]]:

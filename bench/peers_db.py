@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.children import commit, open_database, run_child
+from bench.timing import percentile, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -653,19 +654,6 @@ def make_asks(count: int) -> list[Ask]:
     return asks
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(samples, 0.5), 2),
-        "p95_ms": round(percentile(samples, 0.95), 2),
-        "max_ms": round(max(samples), 2),
-    }
-
-
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -689,7 +677,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         ask(a)
         samples.append((time.perf_counter() - started) * 1000)
-    figures["peers_for"] = summary(samples)
+    figures["peers_for"] = summary(samples, 2)
     figures["refresh"] = refresh(asks, args.limit)
     parts, inputs = time_parts(asks, ask)
     figures["parts"] = parts
@@ -825,7 +813,7 @@ def time_parts(
     finally:
         for name, fn in originals.items():
             setattr(peers, name, fn)
-    return {name: summary(s) for name, s in samples.items()}, inputs
+    return {name: summary(s, 2) for name, s in samples.items()}, inputs
 
 
 def _band_sql(column: str) -> str:
@@ -919,7 +907,7 @@ def sql_baseline(inputs: list[Lookalikes], limit: int) -> dict[str, Any]:
                 f"  engine {item.found}\n  SQL    {got}"
             )
     assert limit > 0
-    return {**summary(samples), "asks": len(inputs), "equal": True}
+    return {**summary(samples, 2), "asks": len(inputs), "equal": True}
 
 
 def report(figures: dict[str, Any], asks: int) -> None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.children import commit, open_database, run_child
+from bench.timing import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -355,19 +356,6 @@ def _analyze() -> None:
 
 
 # --- measuring ---------------------------------------------------------------------------------
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(samples, 0.5), 1),
-        "p95_ms": round(percentile(samples, 0.95), 1),
-        "max_ms": round(max(samples), 1),
-    }
 
 
 def timed[T](fn: Callable[[], T], n: int) -> tuple[list[float], T]:
