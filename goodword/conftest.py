@@ -326,6 +326,15 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+def log_in(page: Any, base: str, user: Any) -> None:
+    """Sign `user` in through the login form in the browser and wait for the home page."""
+    page.goto(f"{base}/login/")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
 @pytest.fixture
 def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1440, "height": 900})

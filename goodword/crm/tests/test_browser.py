@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from goodword.conftest import PASSWORD
+from goodword.conftest import log_in
 from goodword.crm.models import (
     Account,
     Deal,
@@ -33,14 +33,6 @@ pytestmark = [
 def default_stages(stages: dict[str, Stage]) -> None:
     """Every test here needs the pipeline, which a transactional test elsewhere may have
     flushed: the shared `stages` fixture puts it back."""
-
-
-def log_in(page: Any, base: str, user: User) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_rep_moves_a_deal_and_completes_a_task(

@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 
-from goodword.conftest import PASSWORD
+from goodword.conftest import log_in
 from goodword.crm.models import Contact, Deal, Stage, Task
 from goodword.jobs.services import work_once
 from goodword.jobs.tests.test_worker import _free_port
@@ -99,11 +99,7 @@ def test_from_the_ask_to_the_referred_deal(
 ) -> None:
     base = live_server.url
     # given the owner on the ask page, who sends the ask by email
-    page.goto(f"{base}/login/")
-    page.fill("input[name=email]", rep.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, rep)
     page.goto(f"{base}/asks/{ask.pk}/")
     page.click("button:has-text('Send the ask')")
     page.wait_for_url(re.compile(r"/introductions/\d+/$"))

@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
-from goodword.conftest import PASSWORD
+from goodword.conftest import PASSWORD, log_in
 from goodword.crm.models import Task
 from goodword.engine import templates as engine
 from goodword.referrals import texts
@@ -323,11 +323,7 @@ def test_the_preview_follows_the_admins_typing_in_a_browser(
 ) -> None:
     # Given an admin on the LinkedIn message's edit page
     base = live_server.url
-    page.goto(f"{base}/login/")
-    page.fill("input[name=email]", admin_user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, admin_user)
     page.goto(f"{base}{edit('linkedin')}")
     # When they type a new wording, the preview follows with samples and with fallbacks
     page.fill("#template-body", "")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from goodword.conftest import PASSWORD
+from goodword.conftest import log_in
 from goodword.reports.catalogue import NAMES
 from goodword.reports.tests.conftest import Book
 from goodword.users.models import User
@@ -34,11 +34,7 @@ def test_a_manager_reads_the_headlines_then_a_report(
 ) -> None:
     # given a manager signed in
     base = live_server.url
-    page.goto(f"{base}/login/")
-    page.fill("input[name=email]", manager.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, manager)
 
     # when the home page has loaded the headlines
     for name in NAMES:

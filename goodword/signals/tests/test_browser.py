@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from goodword.crm.tests.test_browser import log_in
+from goodword.conftest import log_in
 from goodword.signals.models import EventWeek
 from goodword.signals.selectors import week_start
 from goodword.signals.tests.test_pages import FILES, load
