@@ -182,7 +182,22 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["account", "created_at"]),
-            models.Index(fields=["source", "created_at"]),
+            # The reports (goodword.reports): deals created in a period per source, and deals
+            # won in a period (a won stage, closed_at), read from these indexes alone, without
+            # the table: on SQLite, which reads a table row per index entry otherwise, the
+            # sources and roi reports at a million deals went from ~0.8 s to ~0.1 s per query.
+            # Key columns rather than INCLUDE, which SQLite lacks.
+            models.Index(
+                fields=[
+                    *("source", "created_at", "kind", "stage"),
+                    *("currency", "amount", "closed_at", "owner"),
+                ],
+                name="crm_deal_source_created_cover",
+            ),
+            models.Index(
+                fields=["stage", "closed_at", "source", "currency", "amount", "owner"],
+                name="crm_deal_stage_closed_cover",
+            ),
             # The board: each column's newest cards (its totals come from DealTotal).
             models.Index(fields=["stage", "created_at"]),
         ]

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import DateField, Func, IntegerField
+from django.db.models import Case, DateField, Func, IntegerField, Value, When
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -58,3 +58,14 @@ class DaysBetween(_VendorFunc):
             "((({value}) AT TIME ZONE 'UTC')::date - (({earlier}) AT TIME ZONE 'UTC')::date)"
         ),
     }
+
+
+def rate_day(day: str, home: str, currency: str = "currency") -> Case:
+    """The day whose rate converts an amount: the UTC day of the time field `day`, or NULL
+    for amounts in the home currency, which need no rate. Grouping on it keeps one group per
+    home-currency key, not one per day."""
+    return Case(
+        When(**{currency: home}, then=Value(None, output_field=DateField())),
+        default=UTCDate(day),
+        output_field=DateField(),
+    )

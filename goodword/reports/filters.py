@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from django.db.models import Q, QuerySet
 
-from goodword.crm.models import Deal, DealSource
+from goodword.crm.models import Deal, DealSource, Stage
 from goodword.crm.selectors import deals_visible_to
 from goodword.engine.peers import SIZE_BANDS
 from goodword.lib.errors import Invalid
@@ -143,3 +143,11 @@ def deals_rule(filters: Filters, prefix: str = "") -> Q:
     if filters.source:
         rule &= Q(**{f"{prefix}source": filters.source})
     return rule
+
+
+def stage_ids(*, won: bool = False, lost: bool = False) -> list[int]:
+    """The stages that are won (won=True), lost (lost=True) or open (neither). The reports
+    test a deal's stage_id against this list rather than join the stages: the planner then
+    knows how many deals match (PostgreSQL misjudged a join on is_won by 3.5x, at a million
+    deals, and read the table instead of an index) and SQLite looks up no stage per row."""
+    return list(Stage.objects.filter(is_won=won, is_lost=lost).values_list("pk", flat=True))

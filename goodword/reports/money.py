@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, QuerySet, Sum
 
-from goodword.reports.dates import UTCDate
+from goodword.reports.dates import rate_day
 
 if TYPE_CHECKING:
     from goodword.crm.models import Deal
@@ -49,9 +49,10 @@ def converted_sums(
 ) -> dict[Any, Converted]:
     """The deals' count and amount per value of the field `by`, each amount converted at the
     rate of its day (the date of the datetime field `day`): one GROUP BY on (by, currency,
-    day), whose rows grow with the days, not the deals."""
+    day), whose rows grow with the days (of amounts in other currencies than the home one),
+    not the deals."""
     groups = (
-        deals.annotate(on=UTCDate(day))
+        deals.annotate(on=rate_day(day, rates.home))
         .values(by, "currency", "on")
         .annotate(n=Count("pk"), total=Sum("amount"))
         .order_by()

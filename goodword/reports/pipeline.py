@@ -20,7 +20,7 @@ from django.db.models import Case, CharField, Count, Sum, Value, When
 
 from goodword.crm.models import DealSource, Stage
 from goodword.reports.dates import UTCDate, day_bounds
-from goodword.reports.filters import Filters, deals_for
+from goodword.reports.filters import Filters, deals_for, stage_ids
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
@@ -154,7 +154,7 @@ def _open_by_source(
     probability = dict(Stage.objects.values_list("pk", "probability"))
     groups = (
         deals_for(user, filters)
-        .filter(stage__is_won=False, stage__is_lost=False)
+        .filter(stage_id__in=stage_ids())
         .annotate(bucket=bucket)
         .values("source", "currency", "stage_id", "bucket")
         .annotate(n=Count("pk"), total=Sum("amount"))

@@ -505,12 +505,15 @@ class RateTable:
             return None
         return UsedRate(currency, days[at], self.rates[currency][at], self.home)
 
-    def rate(self, currency: str, day: dt.date) -> Decimal | None:
+    def rate(self, currency: str, day: dt.date | None) -> Decimal | None:
         """What one unit of `currency` is worth in the home currency on `day`: 1 for the
-        home currency; None, noted in `missing`, when there is no rate on or before the day.
-        For sums converted before rounding (round the result with `cents`)."""
+        home currency (whatever the day, which may be None: see dates.rate_day); None,
+        noted in `missing`, when there is no rate on or before the day. For sums converted
+        before rounding (round the result with `cents`)."""
         if currency == self.home:
             return Decimal(1)
+        if day is None:
+            raise ValueError(f"converting {currency} needs a day")
         used = self.rate_used(currency, day)
         if used is None:
             earliest = self.missing.get(currency)

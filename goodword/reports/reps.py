@@ -41,7 +41,7 @@ from goodword.crm.models import DealSource, Task, TaskKind, TaskStatus
 from goodword.lib import charts
 from goodword.referrals.models import Introduction
 from goodword.reports.dates import day_bounds
-from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
+from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, stage_ids
 from goodword.reports.models import MONEY_METRICS, RepTarget, TargetMetric
 from goodword.reports.money import Money, cents, converted_sums, money_text
 from goodword.reports.rates import RateTable
@@ -284,7 +284,7 @@ def _won(
 ) -> None:
     first, after = day_bounds(*period)
     won = _referral_deals(user, only, filters).filter(
-        stage__is_won=True, closed_at__gte=first, closed_at__lt=after
+        stage_id__in=stage_ids(won=True), closed_at__gte=first, closed_at__lt=after
     )
     for owner, sums in converted_sums(won, day="closed_at", by="owner_id", rates=rates).items():
         rep = reps[owner]

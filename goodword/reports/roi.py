@@ -40,8 +40,8 @@ from goodword.crm.selectors import tasks_visible_to
 from goodword.lib import charts
 from goodword.referrals.models import Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
-from goodword.reports.dates import UTCDate, day_bounds
-from goodword.reports.filters import Filters, deals_for
+from goodword.reports.dates import UTCDate, day_bounds, rate_day
+from goodword.reports.filters import Filters, deals_for, stage_ids
 from goodword.reports.models import ProgrammeCosts, SourceSpend
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
@@ -167,8 +167,8 @@ def _won_by_source(
     first, after = day_bounds(*period)
     groups = (
         deals_for(user, filters)
-        .filter(stage__is_won=True, closed_at__gte=first, closed_at__lt=after)
-        .annotate(day=UTCDate("closed_at"))
+        .filter(stage_id__in=stage_ids(won=True), closed_at__gte=first, closed_at__lt=after)
+        .annotate(day=rate_day("closed_at", rates.home))
         .values("source", "currency", "day")
         .annotate(n=Count("pk"), total=Sum("amount"))
         .order_by()

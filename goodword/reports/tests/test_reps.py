@@ -235,9 +235,9 @@ def test_an_empty_report_still_draws(book: Book) -> None:
     assert drawn["reps"].count("<svg") + drawn["reps"].count("<figure") >= 1
 
 
-def test_the_report_is_seven_aggregate_queries(
+def test_the_report_is_eight_queries(
     book: Book, activity: Activity, django_assert_num_queries: Any
 ) -> None:
-    # rates, asks, introductions, pipeline created, revenue won, targets, users
-    with django_assert_num_queries(7):
+    # rates, asks, introductions, pipeline created, the won stages, revenue won, targets, users
+    with django_assert_num_queries(8):
         reps_report(user=book.users["manager"], filters=Filters(), today=TODAY)

@@ -290,11 +290,11 @@ def test_filters_narrow_everything_but_the_spend(book: Book, activity: Activity)
     assert inbound.headline == "No referred revenue won and no programme cost in this period."
 
 
-def test_the_report_is_six_queries_and_draws_when_empty(
+def test_the_report_is_seven_queries_and_draws_when_empty(
     book: Book, activity: Activity, django_assert_num_queries: Any
 ) -> None:
-    # rates, deals won, programme costs, rewards, asks made, spend
-    with django_assert_num_queries(6):
+    # rates, the won stages, deals won, programme costs, rewards, asks made, spend
+    with django_assert_num_queries(7):
         roi_report(user=book.users["manager"], filters=Filters(), today=TODAY)
     empty = roi_report(
         user=None, filters=filters_parse({"from": "2020-01-01", "to": "2020-03-31"}), today=TODAY
