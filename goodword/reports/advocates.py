@@ -63,6 +63,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from goodword.crm.io.bulk import matching
 from goodword.crm.models import (
     ASK_KINDS,
     NOT_APPROPRIATE,
@@ -82,8 +83,8 @@ from goodword.moments.models import Moment
 from goodword.moments.programmes import programme_current
 from goodword.referrals.models import DealCredit, Introduction, Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
-from goodword.reports.dates import UTCDate, day_bounds
-from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, deals_rule
+from goodword.reports.dates import UTCDate, day_bounds, rate_day
+from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, deals_rule, stage_ids
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
@@ -94,6 +95,7 @@ if TYPE_CHECKING:
 STRONG_DAYS = 90  # how recent a strong moment must be for an untapped advocate
 CHART_TOP = 10
 CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters per statement)
+NAMES_CHUNK = 20_000  # ids per query for the names of the advocates listed
 UNTAPPED_MAX = 100  # untapped advocates listed, strongest first
 UNTAPPED_CHUNK = 150  # candidates whose health is gathered at a time
 COST = (RewardStatus.APPROVED, RewardStatus.FULFILLED)  # rewards that cost money
@@ -174,7 +176,7 @@ class _Tally:
     contacts: defaultdict[int, _Figures]
     rates: RateTable
 
-    def convert(self, total: Decimal, currency: str, day: dt.date) -> Money | None:
+    def convert(self, total: Decimal, currency: str, day: dt.date | None) -> Money | None:
         rate = self.rates.rate(currency, day)
         return None if rate is None else total * rate
 
@@ -217,17 +219,17 @@ def advocates_report(
 
 
 def _credits(
-    user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
-) -> QuerySet[Any, Any]:  # DealCredit with won_day, which the stubs cannot name
-    """The credits of deals the user may see that match the filters and were won in the
-    period or are open now."""
+    user: User | None, filters: Filters, period: tuple[dt.date, dt.date], won: list[int]
+) -> QuerySet[DealCredit]:
+    """The credits of deals the user may see that match the filters and were won (a stage
+    of `won`) in the period or are open now."""
     first, after = day_bounds(*period)
-    won = Q(deal__stage__is_won=True, deal__closed_at__gte=first, deal__closed_at__lt=after)
-    still_open = Q(deal__stage__is_won=False, deal__stage__is_lost=False)
+    won_in_period = Q(deal__stage_id__in=won, deal__closed_at__gte=first, deal__closed_at__lt=after)
+    still_open = Q(deal__stage_id__in=stage_ids())
     credits = DealCredit.objects.filter(deals_rule(filters, "deal__"))
     if user is not None:  # what the user may see is a subquery; everyone else joins the deal
         credits = credits.filter(deal__in=deals_for(user, Filters()).values("pk"))
-    return credits.filter(won | still_open).annotate(won_day=UTCDate("deal__closed_at"))
+    return credits.filter(won_in_period | still_open)
 
 
 def _add_deals(
@@ -237,38 +239,71 @@ def _add_deals(
     period: tuple[dt.date, dt.date],
     today: dt.date,
 ) -> None:
-    """One pass over the credits of deals won in the period or open now (a row per credit),
-    grouped here: amounts per advocate, currency, day and share, converted once per group;
-    distinct deals per account (a deal two contacts of one account share is one deal of that
-    account)."""
-    rows = (
-        _credits(user, filters, period)
+    """One GROUP BY over the credits of deals won in the period or open now: credits and
+    amounts per stage, advocate, currency, day (of a won deal in another currency than the
+    home one; an open deal is converted at today's rate) and share, converted once per
+    group. An account's deals are its credits, less the second and later credits of a deal
+    it shares between its contacts (a deal two contacts of one account share is one deal
+    of that account): those are found among all credits, without the deals, and are rare."""
+    won = stage_ids(won=True)
+    credits = _credits(user, filters, period, won)
+    groups = (
+        credits.annotate(day=rate_day("deal__closed_at", tally.rates.home, "deal__currency"))
         .values_list(
-            "deal_id", "deal__stage__is_won", "advocate_account_id", "advocate_id",
-            "deal__currency", "won_day", "share", "deal__amount",
+            "deal__stage_id", "advocate_account_id", "advocate_id", "deal__currency", "day",
+            "share",
         )
+        .annotate(n=Count("pk"), total=Sum("deal__amount"))
         .order_by()
     )  # fmt: skip
-    sums: dict[tuple[bool, int, int | None, str, dt.date, Decimal], list[Any]] = {}
-    deals: dict[tuple[bool, int, str, dt.date], set[int]] = defaultdict(set)
-    for deal_id, won, account_id, contact_id, currency, won_day, share, amount in rows:
-        day = won_day if won else today
-        group = sums.setdefault((won, account_id, contact_id, currency, day, share), [0, ZERO])
-        group[0] += 1
-        group[1] += amount
-        deals[won, account_id, currency, day].add(deal_id)
-    for (won, account_id, contact_id, currency, day, share), (n, total) in sums.items():
-        value = tally.convert(total * share / 100, currency, day)
+    deals: defaultdict[tuple[bool, int, str, dt.date | None], int] = defaultdict(int)
+    for stage_id, account_id, contact_id, currency, day, share, n, total in groups:
+        is_won = stage_id in won
+        on = day if is_won else today
+        value = tally.convert(total * share / 100, currency, on)
         targets = [tally.accounts[account_id]]
         if contact_id is not None:
             contact = tally.contacts[contact_id]
             targets.append(contact)
-            _count_deals(contact, won=won, deals=n, converted=value is not None)
+            _count_deals(contact, won=is_won, deals=n, converted=value is not None)
         for figures in targets:
-            _add_amount(figures, won=won, value=value)
-    for (won, account_id, currency, day), ids in deals.items():
-        known = tally.rates.rate(currency, day) is not None
-        _count_deals(tally.accounts[account_id], won=won, deals=len(ids), converted=known)
+            _add_amount(figures, won=is_won, value=value)
+        deals[is_won, account_id, currency, on] += n
+    for key, n in _shared(credits, won, tally.rates.home, today).items():
+        deals[key] -= n
+    for (is_won, account_id, currency, on), n in deals.items():
+        known = tally.rates.rate(currency, on) is not None
+        _count_deals(tally.accounts[account_id], won=is_won, deals=n, converted=known)
+
+
+def _shared(
+    credits: QuerySet[DealCredit], won: list[int], home: str, today: dt.date
+) -> dict[tuple[bool, int, str, dt.date | None], int]:
+    """The credits beyond the first of each deal an account has several credits of (two of
+    its contacts share it), among `credits`, by the key _add_deals counts deals under."""
+    pairs = (
+        DealCredit.objects.values_list("deal_id", "advocate_account_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by()
+    )
+    extra: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    for deal_id, account_id, n in pairs:
+        extra[deal_id].append((account_id, n - 1))
+    found: defaultdict[tuple[bool, int, str, dt.date | None], int] = defaultdict(int)
+    for part in _chunks(extra):
+        chosen = (
+            credits.filter(deal_id__in=part)
+            .annotate(day=rate_day("deal__closed_at", home, "deal__currency"))
+            .values_list("deal_id", "deal__stage_id", "deal__currency", "day")
+            .order_by()
+            .distinct()
+        )
+        for deal_id, stage_id, currency, day in chosen:
+            is_won = stage_id in won
+            for account_id, n in extra[deal_id]:
+                found[is_won, account_id, currency, day if is_won else today] += n
+    return found
 
 
 def _count_deals(figures: _Figures, *, won: bool, deals: int, converted: bool) -> None:
@@ -434,17 +469,16 @@ def _contacts_eligible(
         figures.next_eligible = now.date() if block is None else block.until
 
 
-def _advocate_rows(model: type[Account] | type[Contact], advocate: str, *fields: str) -> list[Any]:
-    """`fields` of the accounts or contacts that are the advocate (`advocate` =
-    advocate_account_id or advocate_id) of a credit, an introduction or a reward: one
-    semi-join each (the database hashes the other table; no list of ids is sent), rows
-    keyed by their first field."""
-    rows: dict[Any, Any] = {}
-    for source in (DealCredit, Introduction, Reward):
-        chosen = model.objects.filter(pk__in=source.objects.values(advocate))
-        for row in chosen.values_list(*fields):
-            rows[row[0]] = row
-    return list(rows.values())
+def _named(model: type[Account] | type[Contact], ids: Iterable[int], *fields: str) -> list[Any]:
+    """`fields` (the first is the primary key) of the accounts or contacts with these ids:
+    NAMES_CHUNK ids a query, sent on PostgreSQL as one array parameter (crm.io.bulk.matching),
+    so a table of thousands of advocates costs one or two queries."""
+    ordered = sorted(ids)
+    rows: list[Any] = []
+    for start in range(0, len(ordered), NAMES_CHUNK):
+        part = ordered[start : start + NAMES_CHUNK]
+        rows.extend(matching(model, "id", part).values_list(*fields))
+    return rows
 
 
 # --- rows -----------------------------------------------------------------------------
@@ -456,7 +490,7 @@ def _rank(item: tuple[str, _Figures]) -> tuple[Decimal, Decimal, int, str]:
 
 
 def _account_rows(accounts: dict[int, _Figures]) -> list[dict[str, Any]]:
-    names = dict(_advocate_rows(Account, "advocate_account_id", "pk", "name"))
+    names = dict(_named(Account, accounts, "pk", "name"))
     ranked = sorted(((names[a], f, a) for a, f in accounts.items()), key=lambda r: _rank(r[:2]))
     return [{"account_id": a, "account": name, **f.row()} for name, f, a in ranked]
 
@@ -464,9 +498,8 @@ def _account_rows(accounts: dict[int, _Figures]) -> list[dict[str, Any]]:
 def _contact_rows(contacts: dict[int, _Figures]) -> list[dict[str, Any]]:
     who: dict[int, tuple[str, str]] = {}
     fields = ("pk", "first_name", "last_name", "email", "account__name")
-    for pk, first, last, email, account in _advocate_rows(Contact, "advocate_id", *fields):
-        if pk in contacts:
-            who[pk] = (f"{first} {last}".strip() or email, account)
+    for pk, first, last, email, account in _named(Contact, contacts, *fields):
+        who[pk] = (f"{first} {last}".strip() or email, account)
     ranked = sorted(
         ((who[c], f, c) for c, f in contacts.items()), key=lambda i: _rank((i[0][0], i[1]))
     )
