@@ -83,7 +83,7 @@ from goodword.moments.models import Moment
 from goodword.moments.programmes import programme_current
 from goodword.referrals.models import DealCredit, Introduction, Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
-from goodword.reports.dates import UTCDate, day_bounds, rate_day
+from goodword.reports.dates import day_bounds, rate_day
 from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, deals_rule, stage_ids
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
@@ -281,8 +281,12 @@ def _shared(
 ) -> dict[tuple[bool, int, str, dt.date | None], int]:
     """The credits beyond the first of each deal an account has several credits of (two of
     its contacts share it), among `credits`, by the key _add_deals counts deals under."""
+    split = (
+        DealCredit.objects.values("deal_id").annotate(n=Count("pk")).filter(n__gt=1).order_by()
+    )  # deals of more than one credit, from the index on deal_id alone
     pairs = (
-        DealCredit.objects.values_list("deal_id", "advocate_account_id")
+        DealCredit.objects.filter(deal_id__in=split.values("deal_id"))
+        .values_list("deal_id", "advocate_account_id")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
         .order_by()
@@ -361,13 +365,15 @@ def _add_introductions(
 def _add_rewards(
     tally: _Tally, user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
 ) -> None:
-    start, end = period
-    rewards = Reward.objects.filter(status__in=COST).filter(_by_owner(filters, "introduction__"))
+    first, after = day_bounds(*period)
+    decided = Q(decided_at__gte=first, decided_at__lt=after)
+    undecided = Q(decided_at__isnull=True, created_at__gte=first, created_at__lt=after)
+    rewards = Reward.objects.filter(decided | undecided, status__in=COST)
+    rewards = rewards.filter(_by_owner(filters, "introduction__"))
     if user is not None:
         rewards = rewards.filter(introduction__in=introductions_visible_to(user).values("pk"))
     groups = (
-        rewards.annotate(day=UTCDate(Coalesce("decided_at", "created_at")))
-        .filter(day__gte=start, day__lte=end)
+        rewards.annotate(day=rate_day(Coalesce("decided_at", "created_at"), tally.rates.home))
         .values("advocate_account_id", "advocate_id", "currency", "day")
         .annotate(n=Count("pk"), total=Sum("value"))
         .order_by()
@@ -566,17 +572,21 @@ def _strong_moments(
         .annotate(last=Max("occurred_at"), n=Count("pk"))
         .order_by()
     )
-    found: dict[int, _Strongest] = {}
+    best: dict[int, tuple[float, dt.datetime, str, str]] = {}
+    counts: defaultdict[int, int] = defaultdict(int)
     for account_id, name, rule_id, at, n in rows:
-        moment = _Strongest(account_id, name, strong[rule_id][0], at, rule_id, n)
-        best = found.get(account_id)
-        if best is None:
-            found[account_id] = moment
-            continue
-        moment.count = best.count = best.count + n
-        if (moment.weight, moment.at, rule_id) > (best.weight, best.at, best.rule_id):
-            found[account_id] = moment
-    return sorted(found.values(), key=_Strongest.rank)
+        counts[account_id] += n
+        mine = (strong[rule_id][0], at, rule_id, name)
+        seen = best.get(account_id)
+        if seen is None or mine[:3] > seen[:3]:
+            best[account_id] = mine
+    ranked = sorted(
+        best.items(), key=lambda item: (-item[1][0], -item[1][1].timestamp(), item[1][3].casefold())
+    )
+    return [
+        _Strongest(account_id, name, weight, at, rule_id, counts[account_id])
+        for account_id, (weight, at, rule_id, name) in ranked
+    ]
 
 
 def _evidence(shown: list[_Strongest]) -> None:

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Case, DateField, Func, IntegerField, Value, When
+from django.db.models import Case, DateField, Expression, Func, IntegerField, Value, When
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -60,8 +60,8 @@ class DaysBetween(_VendorFunc):
     }
 
 
-def rate_day(day: str, home: str, currency: str = "currency") -> Case:
-    """The day whose rate converts an amount: the UTC day of the time field `day`, or NULL
+def rate_day(day: str | Expression, home: str, currency: str = "currency") -> Case:
+    """The day whose rate converts an amount: the UTC day of the time `day`, or NULL
     for amounts in the home currency, which need no rate. Grouping on it keeps one group per
     home-currency key, not one per day."""
     return Case(
