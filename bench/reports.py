@@ -450,46 +450,58 @@ def where_time_goes(name: str, today: dt.date) -> dict[str, Any]:
 # --- baselines: one hand-written query per report's main table ---------------------------------
 
 
+Rows = dict[Any, dict[str, Any]]  # row key → column → value
+
+
 @dataclass(frozen=True)
 class Baseline:
-    table: str  # the report's table it computes
-    key: str  # the column naming a row
-    run: Callable[[dt.date], dict[str, dict[str, Any]]]  # row key → column → value
+    tables: dict[str, str]  # the report's tables its one query computes → their row key
+    run: Callable[[dt.date], dict[str, Rows]]  # table → its rows
     leaves_out: str
 
 
+def one(table: str, rows: Callable[[dt.date], Rows]) -> Callable[[dt.date], dict[str, Rows]]:
+    """A baseline's run for a query that computes one table."""
+    return lambda today: {table: rows(today)}
+
+
 def check(
-    name: str, baseline: Baseline, rows: dict[str, dict[str, Any]], answer: dict[str, Any]
+    name: str, baseline: Baseline, tables: dict[str, Rows], answer: dict[str, Any]
 ) -> dict[str, Any]:
-    """The baseline's figures against the JSON's, every column it computes: money to the cent
-    (exactly on PostgreSQL; SQLite sums floats, so within a cent there), counts exactly, rates
-    and days to 4 decimals as the JSON rounds them. Stops the benchmark on a difference."""
+    """The baseline's figures against the JSON's, every column of every table it computes:
+    money to the cent (exactly on PostgreSQL; SQLite sums floats, so within a cent there),
+    counts exactly, rates and days to 4 decimals as the JSON rounds them. Stops the
+    benchmark on a difference."""
     from django.db import connection
 
-    table = next(t for t in answer["tables"] if t["name"] == baseline.table)
-    kinds = {c["key"]: c["kind"] for c in table["columns"]}
-    got = {r[baseline.key]: r for r in table["rows"]}
-    if set(got) != set(rows):
-        raise SystemExit(f"bench reports: {name} rows {sorted(got)} but SQL {sorted(rows)}")
     slack = Decimal("0") if connection.vendor == "postgresql" else Decimal("0.01")
     compared, worst = 0, Decimal(0)
-    for key, sql_row in rows.items():
-        for column, value in sql_row.items():
-            mine = got[key][column]
-            if kinds[column] == "money":
-                off = abs(Decimal(mine or 0) - (value or Decimal(0)))
-                same = (mine is None) == (value is None) and off <= slack
-                worst = max(worst, off)
-            elif isinstance(value, float) or isinstance(mine, float):
-                same = mine is not None and value is not None and abs(mine - value) < 1e-3
-            else:
-                same = mine == value
-            if not same:
-                raise SystemExit(
-                    f"bench reports: {name} {baseline.key}={key} {column}: "
-                    f"JSON {mine!r}, SQL {value!r}"
-                )
-            compared += 1
+    for table_name, key_column in baseline.tables.items():
+        rows = tables[table_name]
+        table = next(t for t in answer["tables"] if t["name"] == table_name)
+        kinds = {c["key"]: c["kind"] for c in table["columns"]}
+        got = {r[key_column]: r for r in table["rows"]}
+        if set(got) != set(rows):
+            raise SystemExit(
+                f"bench reports: {name} {table_name} rows {sorted(got)} but SQL {sorted(rows)}"
+            )
+        for key, sql_row in rows.items():
+            for column, value in sql_row.items():
+                mine = got[key][column]
+                if kinds[column] == "money":
+                    off = abs(Decimal(mine or 0) - (value or Decimal(0)))
+                    same = (mine is None) == (value is None) and off <= slack
+                    worst = max(worst, off)
+                elif isinstance(value, float) or isinstance(mine, float):
+                    same = mine is not None and value is not None and abs(mine - value) < 1e-3
+                else:
+                    same = mine == value
+                if not same:
+                    raise SystemExit(
+                        f"bench reports: {name} {table_name} {key_column}={key} {column}: "
+                        f"JSON {mine!r}, SQL {value!r}"
+                    )
+                compared += 1
     return {"figures_compared": compared, "equal": True, "largest_money_difference": str(worst)}
 
 
@@ -943,72 +955,98 @@ def funnel_sql(today: dt.date) -> dict[str, dict[str, Any]]:
 
 
 def advocates_query() -> str:
-    """Advocates' "accounts" table: per advocate account, its credited deals won in the
-    period (each deal's amount times the credit's share, at the won day's rate) and open
-    today (at today's rate), counted once per account however many of its contacts share
-    them; its introductions created and its rewards approved or fulfilled in the period (at
-    the decision day's rate); the accounts that did any of these, with the day of their
-    latest referral ask made (done, or closed as not appropriate) by the end of today. The
-    rate of each (currency, day) is looked up once."""
+    """Advocates' "accounts" and "contacts" tables: per advocate account and per advocate
+    contact ("a" or "c" rows), the credited deals won in the period (each deal's amount
+    times the credit's share, at the won day's rate) and open today (at today's rate),
+    counted once per account however many of its contacts share them; the introductions
+    created and the rewards approved or fulfilled in the period (at the decision day's
+    rate); the advocates that did any of these, with the day of their latest referral ask
+    made (done, or closed as not appropriate) by the end of today. The credits in the
+    window are read once (a MATERIALIZED CTE) for both tables, and the rate of each
+    (currency, day) is looked up once."""
     in_period = "{0} >= %(start)s AND {0} < %(end)s"
     decided = "coalesce(decided_at, created_at)"
+    made = (
+        "kind = 'referral_ask' AND completed_at < %(end_today)s "
+        "AND (status = 'done' OR (status = 'cancelled' AND outcome = 'not appropriate'))"
+    )
     return f"""
-WITH cr AS (
-    SELECT c.advocate_account_id AS acc, c.deal_id, c.share, d.amount, d.currency, s.is_won,
+WITH cr AS MATERIALIZED (
+    SELECT c.advocate_account_id AS acc, c.advocate_id AS con, c.deal_id, c.share, d.amount,
+           d.currency, s.is_won,
            CASE WHEN s.is_won THEN {_day("d.closed_at")} ELSE %(today)s END AS day
     FROM referrals_dealcredit c
     JOIN crm_deal d ON d.id = c.deal_id
     JOIN crm_stage s ON s.id = d.stage_id
     WHERE (s.is_won AND {in_period.format("d.closed_at")}) OR (NOT s.is_won AND NOT s.is_lost)
-), rw AS (
-    SELECT advocate_account_id AS acc, currency, {_day(decided)} AS day, value
+), rw AS MATERIALIZED (
+    SELECT advocate_account_id AS acc, advocate_id AS con, currency, {_day(decided)} AS day,
+           value
     FROM referrals_reward
     WHERE status IN ('approved', 'fulfilled') AND {in_period.format(decided)}
-), days AS (
+), days AS MATERIALIZED (
     SELECT currency, day, {_latest_rate("u.currency", "u.day")} AS rate
     FROM (SELECT currency, day FROM cr UNION SELECT currency, day FROM rw) u
+), credited AS (
+    SELECT 'a' AS lvl, acc AS id, deal_id, share, amount, is_won, rate
+    FROM cr JOIN days ON days.currency = cr.currency AND days.day = cr.day
+    UNION ALL
+    SELECT 'c', con, deal_id, share, amount, is_won, rate
+    FROM cr JOIN days ON days.currency = cr.currency AND days.day = cr.day
+    WHERE con IS NOT NULL
 ), deals AS (
-    SELECT acc,
+    SELECT lvl, id,
            count(DISTINCT CASE WHEN is_won THEN deal_id END) AS won_deals,
            sum(CASE WHEN is_won THEN amount * share / 100 * rate END) AS won,
            count(DISTINCT CASE WHEN NOT is_won THEN deal_id END) AS open_deals,
            sum(CASE WHEN NOT is_won THEN amount * share / 100 * rate END) AS pipeline,
            count(DISTINCT CASE WHEN rate IS NULL THEN deal_id END) AS unconverted
-    FROM cr JOIN days ON days.currency = cr.currency AND days.day = cr.day
-    GROUP BY acc
-), rewards AS (
-    SELECT acc, count(*) AS rewards, sum(value * rate) AS reward_cost,
-           count(CASE WHEN rate IS NULL THEN 1 END) AS unconverted
+    FROM credited GROUP BY lvl, id
+), rewarded AS (
+    SELECT 'a' AS lvl, acc AS id, value, rate
     FROM rw JOIN days ON days.currency = rw.currency AND days.day = rw.day
-    GROUP BY acc
+    UNION ALL
+    SELECT 'c', con, value, rate
+    FROM rw JOIN days ON days.currency = rw.currency AND days.day = rw.day
+    WHERE con IS NOT NULL
+), rewards AS (
+    SELECT lvl, id, count(*) AS rewards, sum(value * rate) AS reward_cost,
+           count(CASE WHEN rate IS NULL THEN 1 END) AS unconverted
+    FROM rewarded GROUP BY lvl, id
 ), intros AS (
-    SELECT advocate_account_id AS acc, count(*) AS introductions
+    SELECT 'a' AS lvl, advocate_account_id AS id, count(*) AS introductions
     FROM referrals_introduction WHERE {in_period.format("created_at")}
     GROUP BY advocate_account_id
+    UNION ALL
+    SELECT 'c', advocate_id, count(*) FROM referrals_introduction
+    WHERE advocate_id IS NOT NULL AND {in_period.format("created_at")}
+    GROUP BY advocate_id
 ), counted AS (
-    SELECT acc FROM deals UNION SELECT acc FROM rewards UNION SELECT acc FROM intros
+    SELECT lvl, id FROM deals UNION SELECT lvl, id FROM rewards UNION SELECT lvl, id FROM intros
 ), asked AS (
-    SELECT account_id AS acc, max(completed_at) AS last FROM crm_task
-    WHERE kind = 'referral_ask' AND completed_at < %(end_today)s
-      AND (status = 'done' OR (status = 'cancelled' AND outcome = 'not appropriate'))
-      AND account_id IN (SELECT acc FROM counted)
+    SELECT 'a' AS lvl, account_id AS id, max(completed_at) AS last FROM crm_task
+    WHERE {made} AND account_id IN (SELECT id FROM counted WHERE lvl = 'a')
     GROUP BY account_id
+    UNION ALL
+    SELECT 'c', contact_id, max(completed_at) FROM crm_task
+    WHERE {made} AND contact_id IN (SELECT id FROM counted WHERE lvl = 'c')
+    GROUP BY contact_id
 )
-SELECT counted.acc AS account_id,
+SELECT counted.lvl, counted.id,
        coalesce(intros.introductions, 0) AS introductions,
        coalesce(deals.won_deals, 0) AS won_deals, deals.won,
        coalesce(deals.open_deals, 0) AS open_deals, deals.pipeline, rewards.reward_cost,
        coalesce(deals.unconverted, 0) + coalesce(rewards.unconverted, 0) AS unconverted,
        {_day("asked.last")} AS last_asked
 FROM counted
-LEFT JOIN deals ON deals.acc = counted.acc
-LEFT JOIN rewards ON rewards.acc = counted.acc
-LEFT JOIN intros ON intros.acc = counted.acc
-LEFT JOIN asked ON asked.acc = counted.acc
+LEFT JOIN deals ON deals.lvl = counted.lvl AND deals.id = counted.id
+LEFT JOIN rewards ON rewards.lvl = counted.lvl AND rewards.id = counted.id
+LEFT JOIN intros ON intros.lvl = counted.lvl AND intros.id = counted.id
+LEFT JOIN asked ON asked.lvl = counted.lvl AND asked.id = counted.id
 """
 
 
-def advocates_sql(today: dt.date) -> dict[int, dict[str, Any]]:
+def advocates_sql(today: dt.date) -> dict[str, Rows]:
     from django.db import connection
 
     params = {
@@ -1017,11 +1055,12 @@ def advocates_sql(today: dt.date) -> dict[int, dict[str, Any]]:
             dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         ),
     }
-    out = {}
+    out: dict[str, Rows] = {"accounts": {}, "contacts": {}}
     for row in _fetch(advocates_query(), params):
         money = ("won", "pipeline", "reward_cost")
         last = row["last_asked"]
-        out[int(row.pop("account_id"))] = {
+        table = "accounts" if row["lvl"] == "a" else "contacts"
+        out[table][int(row["id"])] = {
             **{k: _cents(_money(row[k])) for k in money},
             **{k: int(row[k]) for k in ("introductions", "won_deals", "open_deals",
                                         "unconverted")},
@@ -1032,40 +1071,34 @@ def advocates_sql(today: dt.date) -> dict[int, dict[str, Any]]:
 
 BASELINES: dict[str, Baseline] = {
     "pipeline": Baseline(
-        "open",
-        "source",
-        pipeline_sql,
+        {"open": "source"},
+        one("open", pipeline_sql),
         "the referred-per-month table and the headline",
     ),
     "sources": Baseline(
-        "sources",
-        "source",
-        sources_sql,
+        {"sources": "source"},
+        one("sources", sources_sql),
         "the Wilson and bootstrap intervals (6 columns), the comparison table and the headline",
     ),
     "funnel": Baseline(
-        "funnel",
-        "step",
-        funnel_sql,
+        {"funnel": "step"},
+        one("funnel", funnel_sql),
         "the per-rule tables (the same figures per rule, the won amounts) and the headline",
     ),
     "advocates": Baseline(
-        "accounts",
-        "account_id",
+        {"accounts": "account_id", "contacts": "contact_id"},
         advocates_sql,
-        "next eligible day (the cooldown added to last asked), the contacts and untapped "
-        "advocates tables and the headline",
+        "the names, next eligible day (the cooldown and the fatigue rule), the untapped "
+        "advocates table (health is the scan's Python) and the headline",
     ),
     "reps": Baseline(
-        "reps",
-        "user_id",
-        reps_sql,
+        {"reps": "user_id"},
+        one("reps", reps_sql),
         "the users' names and teams, the targets and attainment, the per-team table",
     ),
     "roi": Baseline(
-        "sources",
-        "source",
-        roi_sql,
+        {"sources": "source"},
+        one("sources", roi_sql),
         "the programme table (its figures are the referral row's parts) and the headline",
     ),
 }

@@ -85,7 +85,14 @@ from goodword.moments.programmes import programme_current
 from goodword.referrals.models import DealCredit, Introduction, Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
 from goodword.reports.dates import day_bounds, rate_day
-from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, deals_rule, stage_ids
+from goodword.reports.filters import (
+    SIZE_BAND_CHOICES,
+    Filters,
+    deals_for,
+    deals_rule,
+    sees_all,
+    stage_ids,
+)
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
@@ -228,7 +235,7 @@ def _credits(
     won_in_period = Q(deal__stage_id__in=won, deal__closed_at__gte=first, deal__closed_at__lt=after)
     still_open = Q(deal__stage_id__in=stage_ids())
     credits = DealCredit.objects.filter(deals_rule(filters, "deal__"))
-    if user is not None:  # what the user may see is a subquery; everyone else joins the deal
+    if not sees_all(user):  # what the user may see is a subquery; else the deal is joined
         credits = credits.filter(deal__in=deals_for(user, Filters()).values("pk"))
     if connection.vendor == "sqlite":
         # Only referral deals have credits (crm.services and credits.credits_clear keep it
@@ -378,7 +385,8 @@ def _add_rewards(
     undecided = Q(decided_at__isnull=True, created_at__gte=first, created_at__lt=after)
     rewards = Reward.objects.filter(decided | undecided, status__in=COST)
     rewards = rewards.filter(_by_owner(filters, "introduction__"))
-    if user is not None:
+    if not sees_all(user):
+        assert user is not None
         rewards = rewards.filter(introduction__in=introductions_visible_to(user).values("pk"))
     groups = (
         rewards.annotate(day=rate_day(Coalesce("decided_at", "created_at"), tally.rates.home))
@@ -567,15 +575,18 @@ def _strong_moments(
     heaviest rule, then the newest) and how many strong moments it had, strongest first: one
     GROUP BY per account and rule, whose rows grow with those accounts, not their moments."""
     asked = Task.objects.filter(account_id=OuterRef("account_id"), kind=TaskKind.REFERRAL_ASK)
+    moments = Moment.objects.filter(
+        retracted_at__isnull=True,
+        rule_id__in=list(strong),
+        occurred_at__gt=now - dt.timedelta(days=STRONG_DAYS),
+        occurred_at__lte=now,
+    )
+    wanted = (filters.owner, filters.team, filters.industry, filters.size)
+    narrowed = any(f is not None and f != "" for f in wanted)
+    if narrowed or not sees_all(user):
+        moments = moments.filter(account__in=_accounts_for(user, filters).values("pk"))
     rows = (
-        Moment.objects.filter(
-            retracted_at__isnull=True,
-            rule_id__in=list(strong),
-            occurred_at__gt=now - dt.timedelta(days=STRONG_DAYS),
-            occurred_at__lte=now,
-            account__in=_accounts_for(user, filters).values("pk"),
-        )
-        .filter(~Exists(asked))
+        moments.filter(~Exists(asked))
         .values_list("account_id", "account__name", "rule_id")
         .annotate(last=Max("occurred_at"), n=Count("pk"))
         .order_by()

@@ -69,7 +69,7 @@ from goodword.engine.intros import IntroEvent
 from goodword.engine.stats import Counted
 from goodword.lib import charts
 from goodword.moments.models import Moment
-from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for
+from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, sees_all
 from goodword.reports.money import cents, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
@@ -180,7 +180,8 @@ def _cohort(
     user: User | None, filters: Filters, period: tuple[dt.date, dt.date]
 ) -> QuerySet[Moment]:
     moments = Moment.objects.filter(retracted_at__isnull=True, **_occurred_in(period))
-    if user is not None and not (user.is_admin_role or user.is_manager):
+    if not sees_all(user):
+        assert user is not None
         moments = moments.filter(
             Q(account__in=accounts_visible_to(user).values("pk"))
             | Q(ask__in=tasks_visible_to(user).values("pk"))
@@ -253,7 +254,8 @@ def _asked(cohort: QuerySet[Moment], user: User | None) -> list[dict[str, Any]]:
         }
     )
     extra: dict[str, Any] = {f"{name}_at": F(f"step_{name}__at") for name in STEP_AT}
-    if user is not None and not (user.is_admin_role or user.is_manager):
+    if not sees_all(user):
+        assert user is not None
         extra["visible"] = Exists(deals_for(user, Filters()).filter(pk=OuterRef(DEAL)))
     keys = [*FIELDS, *extra]
     rows = asked.annotate(**extra).values_list(*FIELDS.values(), *extra).order_by()
@@ -491,7 +493,7 @@ def _notes(user: User | None, filters: Filters, period: tuple[dt.date, dt.date])
             f"The source filter ({filters.source}) does not apply: every deal in this funnel "
             "is a referral."
         )
-    if user is not None and not (user.is_admin_role or user.is_manager):
+    if not sees_all(user):
         notes.append("Only the deals you may see count as opportunities and wins.")
     return notes
 

@@ -41,7 +41,7 @@ from goodword.crm.models import DealSource, Task, TaskKind, TaskStatus
 from goodword.lib import charts
 from goodword.referrals.models import Introduction
 from goodword.reports.dates import day_bounds
-from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, stage_ids
+from goodword.reports.filters import SIZE_BAND_CHOICES, Filters, deals_for, sees_all, stage_ids
 from goodword.reports.models import MONEY_METRICS, RepTarget, TargetMetric
 from goodword.reports.money import Money, cents, converted_sums, money_text
 from goodword.reports.rates import RateTable
@@ -52,10 +52,6 @@ if TYPE_CHECKING:
     from goodword.users.models import User
 
 METRICS = tuple(TargetMetric.values)
-
-
-def sees_all(user: User | None) -> bool:
-    return user is None or user.is_admin_role or user.is_manager
 
 
 def narrowed(qs: QuerySet[Any], filters: Filters, *, owner: str, account: str) -> QuerySet[Any]:

@@ -41,12 +41,12 @@ from goodword.lib import charts
 from goodword.referrals.models import Reward, RewardStatus
 from goodword.referrals.selectors import introductions_visible_to
 from goodword.reports.dates import UTCDate, day_bounds, rate_day
-from goodword.reports.filters import Filters, deals_for, stage_ids
+from goodword.reports.filters import Filters, deals_for, sees_all, stage_ids
 from goodword.reports.models import ProgrammeCosts, SourceSpend
 from goodword.reports.money import Money, cents, money_text
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
-from goodword.reports.reps import narrowed, referral_deals_allowed, sees_all
+from goodword.reports.reps import narrowed, referral_deals_allowed
 from goodword.reports.services import programme_costs
 
 if TYPE_CHECKING:
