@@ -123,6 +123,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     server = open_database(args.child, args.database_url, args.sqlite_path)
     print(f"\n== {args.child}: {server}", flush=True)
     figures: dict[str, Any] = {"server": server, "data": ensure_data(args)}
+    from goodword.lib.heap import heap_settle
+
+    # as a web process does once started (goodword/gunicorn_conf.py)
+    figures["objects_frozen"] = heap_settle()
     figures["reports"] = measure(args)
     return figures
 
