@@ -56,6 +56,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from math import ceil
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
@@ -76,7 +77,7 @@ from goodword.crm.models import (
     TaskStatus,
 )
 from goodword.crm.selectors import accounts_visible_to
-from goodword.engine.gates import fatigue, gates_check
+from goodword.engine.gates import Block, fatigue, gates_check
 from goodword.engine.programme import GateConfig, Programme
 from goodword.lib import charts
 from goodword.moments.facts import gather
@@ -105,7 +106,8 @@ CHART_TOP = 10
 CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters per statement)
 NAMES_CHUNK = 20_000  # ids per query for the names of the advocates listed
 UNTAPPED_MAX = 100  # untapped advocates listed, strongest first
-UNTAPPED_CHUNK = 150  # candidates whose health is gathered at a time
+UNTAPPED_CHUNK = 150  # candidates whose health is gathered first
+UNTAPPED_MIN_CHUNK = 20  # the fewest gathered in a later chunk
 COST = (RewardStatus.APPROVED, RewardStatus.FULFILLED)  # rewards that cost money
 AT_RISK = frozenset({"health", "detractor", "escalation"})  # the gates on an account's health
 ZERO = Decimal(0)
@@ -478,17 +480,27 @@ def _contacts_eligible(
     for contact_id, at in recent.values_list("contact_id", "completed_at"):
         if contact_id in contacts and at is not None:
             asks[contact_id].append(at)
-    opted = set(Contact.objects.filter(opted_out_at__lte=now).values_list("pk", flat=True))
+    opted = set(
+        Contact.objects.filter(opted_out_at__lte=now).values_list("pk", flat=True).order_by()
+    )
+    unasked = _eligible(fatigue(contact_name="", asks=(), now=now, config=gates), now)
     for contact_id, figures in contacts.items():
         if contact_id in opted:
             continue  # never: they opted out of referral asks
+        if contact_id not in asks:  # the rule over no asks, the same for every such contact
+            figures.next_eligible = unasked
+            continue
         block = fatigue(
             contact_name=str(contact_id),  # the block's words are not shown
             asks=tuple(asks[contact_id]),
             now=now,
             config=gates,
         )
-        figures.next_eligible = now.date() if block is None else block.until
+        figures.next_eligible = _eligible(block, now)
+
+
+def _eligible(block: Block | None, now: dt.datetime) -> dt.date | None:
+    return now.date() if block is None else block.until
 
 
 def _named(model: type[Account] | type[Contact], ids: Iterable[int], *fields: str) -> list[Any]:
@@ -651,9 +663,9 @@ def _untapped(
         return _Untapped([], 0, 0)
     candidates = _strong_moments(user, filters, now, strong)
     shown: list[tuple[_Strongest, Account, int]] = []
-    checked = 0
+    checked, size = 0, UNTAPPED_CHUNK
     while checked < len(candidates) and len(shown) < UNTAPPED_MAX:
-        part = candidates[checked : checked + UNTAPPED_CHUNK]
+        part = candidates[checked : checked + size]
         checked += len(part)
         facts = gather([c.account_id for c in part], programme, now=now, moments={}, contacts=False)
         for best in part:
@@ -661,6 +673,10 @@ def _untapped(
             blocks = gates_check(f.gate, now=now, config=programme.gates)
             if not any(b.gate in AT_RISK for b in blocks):
                 shown.append((best, f.account, f.health.score))
+        # the next chunk: what the healthy share so far says the table still needs, and a
+        # quarter more, so that a second gather is seldom followed by a third
+        healthy = max(len(shown) / checked, 0.1)
+        size = max(UNTAPPED_MIN_CHUNK, ceil((UNTAPPED_MAX - len(shown)) / healthy * 1.25))
     shown = shown[:UNTAPPED_MAX]
     if len(shown) == UNTAPPED_MAX:  # the next candidates were checked but not shown
         checked = candidates.index(shown[-1][0]) + 1
