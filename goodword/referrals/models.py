@@ -238,7 +238,16 @@ class DealCredit(models.Model):
                 name="referrals_credit_once_per_account",
             ),
         ]
-        indexes = [models.Index(fields=["advocate_account", "deal"])]
+        indexes = [
+            models.Index(fields=["advocate_account", "deal"]),
+            # The credits of split deals (a deal of one credit has all of it): where the
+            # advocates report looks for a deal two contacts of one account share.
+            models.Index(
+                fields=["deal", "advocate_account"],
+                condition=Q(share__lt=Decimal("100")),
+                name="referrals_credit_split",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"deal #{self.deal_id}: {self.share}% to account #{self.advocate_account_id}"

@@ -56,7 +56,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from math import ceil
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
@@ -106,8 +105,7 @@ CHART_TOP = 10
 CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters per statement)
 NAMES_CHUNK = 20_000  # ids per query for the names of the advocates listed
 UNTAPPED_MAX = 100  # untapped advocates listed, strongest first
-UNTAPPED_CHUNK = 150  # candidates whose health is gathered first
-UNTAPPED_MIN_CHUNK = 20  # the fewest gathered in a later chunk
+UNTAPPED_CHUNK = 150  # candidates whose health is gathered at a time
 COST = (RewardStatus.APPROVED, RewardStatus.FULFILLED)  # rewards that cost money
 AT_RISK = frozenset({"health", "detractor", "escalation"})  # the gates on an account's health
 ZERO = Decimal(0)
@@ -297,12 +295,11 @@ def _shared(
     credits: QuerySet[DealCredit], won: list[int], home: str, today: dt.date
 ) -> dict[tuple[bool, int, str, dt.date | None], int]:
     """The credits beyond the first of each deal an account has several credits of (two of
-    its contacts share it), among `credits`, by the key _add_deals counts deals under."""
-    split = (
-        DealCredit.objects.values("deal_id").annotate(n=Count("pk")).filter(n__gt=1).order_by()
-    )  # deals of more than one credit, from the index on deal_id alone
+    its contacts share it), among `credits`, by the key _add_deals counts deals under. Such
+    a deal is split, so each of its credits has less than all of it (a deal's shares sum to
+    100): they are read from the partial index of those credits."""
     pairs = (
-        DealCredit.objects.filter(deal_id__in=split.values("deal_id"))
+        DealCredit.objects.filter(share__lt=Decimal("100"))
         .values_list("deal_id", "advocate_account_id")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
@@ -663,9 +660,9 @@ def _untapped(
         return _Untapped([], 0, 0)
     candidates = _strong_moments(user, filters, now, strong)
     shown: list[tuple[_Strongest, Account, int]] = []
-    checked, size = 0, UNTAPPED_CHUNK
+    checked = 0
     while checked < len(candidates) and len(shown) < UNTAPPED_MAX:
-        part = candidates[checked : checked + size]
+        part = candidates[checked : checked + UNTAPPED_CHUNK]
         checked += len(part)
         facts = gather([c.account_id for c in part], programme, now=now, moments={}, contacts=False)
         for best in part:
@@ -673,10 +670,6 @@ def _untapped(
             blocks = gates_check(f.gate, now=now, config=programme.gates)
             if not any(b.gate in AT_RISK for b in blocks):
                 shown.append((best, f.account, f.health.score))
-        # the next chunk: what the healthy share so far says the table still needs, and a
-        # quarter more, so that a second gather is seldom followed by a third
-        healthy = max(len(shown) / checked, 0.1)
-        size = max(UNTAPPED_MIN_CHUNK, ceil((UNTAPPED_MAX - len(shown)) / healthy * 1.25))
     shown = shown[:UNTAPPED_MAX]
     if len(shown) == UNTAPPED_MAX:  # the next candidates were checked but not shown
         checked = candidates.index(shown[-1][0]) + 1
