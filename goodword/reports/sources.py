@@ -8,11 +8,11 @@ sizes. A reopened deal counts as open. Then referral against all the other sourc
 and a headline that says the difference and its uncertainty in words, or that the data cannot
 tell yet.
 
-Three GROUP BY queries, each read from the deals' (source, created_at, ...) index alone:
-counts per source; won deals per source and days to close (one row per distinct day count);
-won amounts per source, currency and day (a day only for other currencies than the home
-one). The medians and their intervals come from those day counts (engine.stats.Counted),
-never from one row per deal."""
+One GROUP BY query, read from the deals' (source, created_at, ...) index alone: counts per
+source and stage, and the won deals also per days to close and per currency and day (a day
+only for other currencies than the home one), so its rows grow with those, not the deals.
+The medians and their intervals come from those day counts (engine.stats.Counted), never
+from one row per deal."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Sum, When
 
 from goodword.crm.models import Deal, DealKind, DealSource
 from goodword.engine import stats
-from goodword.reports.dates import DaysBetween
+from goodword.reports.dates import DaysBetween, rate_day
 from goodword.reports.filters import Filters, deals_for, stage_ids
-from goodword.reports.money import cents, converted_sums
+from goodword.reports.money import cents
 from goodword.reports.rates import RateTable
 from goodword.reports.report import Column, Report, Table
 
@@ -162,27 +162,36 @@ def _cohort(deals: QuerySet[Deal], period: tuple[dt.date, dt.date]) -> QuerySet[
 
 
 def _per_source(cohort: QuerySet[Deal], rates: RateTable) -> dict[str, _Source]:
+    """One GROUP BY over the cohort, read from the deals' (source, created_at, ...) index
+    alone: per source and stage, and for won deals with a close time also per days to win
+    and per currency and day of winning (the day only for other currencies than the home
+    one, which need a rate)."""
     found: dict[str, _Source] = defaultdict(_Source)
-    won_stages, lost_stages = stage_ids(won=True), stage_ids(lost=True)
-    counts = (
-        cohort.values("source")
-        .annotate(
-            created=Count("pk"),
-            won=Count("pk", filter=Q(stage_id__in=won_stages)),
-            lost=Count("pk", filter=Q(stage_id__in=lost_stages)),
+    won_stages, lost_stages = set(stage_ids(won=True)), set(stage_ids(lost=True))
+    closed_won = Q(stage_id__in=won_stages, closed_at__isnull=False)
+    groups = (
+        cohort.annotate(
+            cycle=Case(When(closed_won, then=DaysBetween("closed_at", "created_at"))),
+            won_on=Case(When(closed_won, then=rate_day("closed_at", rates.home))),
         )
+        .values_list("source", "stage_id", "cycle", "currency", "won_on")
+        .annotate(n=Count("pk"), total=Sum("amount"))
         .order_by()
     )
-    for count in counts:
-        figures = found[count["source"]]
-        figures.created, figures.won, figures.lost = count["created"], count["won"], count["lost"]
-    won = cohort.filter(stage_id__in=won_stages, closed_at__isnull=False)
-    cycle = DaysBetween("closed_at", "created_at")
-    for row in (
-        won.annotate(cycle=cycle).values("source", "cycle").annotate(n=Count("pk")).order_by()
-    ):
-        found[row["source"]].days[row["cycle"]] += row["n"]
-    for source, sums in converted_sums(won, day="closed_at", by="source", rates=rates).items():
-        found[source].unconverted += sums.unconverted
-        found[source].amount += sums.amount
+    for source, stage_id, cycle, currency, won_on, n, total in groups:
+        figures = found[source]
+        figures.created += n
+        if stage_id in lost_stages:
+            figures.lost += n
+        if stage_id not in won_stages:
+            continue
+        figures.won += n
+        if cycle is None:  # won without a close time: no days to win, no amount
+            continue
+        figures.days[cycle] += n
+        rate = rates.rate(currency, won_on)
+        if rate is None:
+            figures.unconverted += n
+        else:
+            figures.amount += total * rate
     return found
