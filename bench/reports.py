@@ -121,14 +121,36 @@ def _home(args: argparse.Namespace) -> str:
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
     server = open_database(args.child, args.database_url, args.sqlite_path)
-    print(f"\n== {args.child}: {server}", flush=True)
-    figures: dict[str, Any] = {"server": server, "data": ensure_data(args)}
+    settings = server_settings()
+    print(f"\n== {args.child}: {server} {settings}", flush=True)
+    figures: dict[str, Any] = {"server": server, "settings": settings, "data": ensure_data(args)}
     from goodword.lib.heap import heap_settle
 
     # as a web process does once started (goodword/gunicorn_conf.py)
     figures["objects_frozen"] = heap_settle()
     figures["reports"] = measure(args)
     return figures
+
+
+def server_settings() -> dict[str, str]:
+    """The server settings the figures depend on most: on PostgreSQL its buffer cache (whose
+    default, 128 MB, holds less than the million deals' table) and memory per sort; on
+    SQLite the connection's page cache and memory map (goodword.config)."""
+    from django.db import connection
+
+    names = (
+        ("shared_buffers", "work_mem", "effective_cache_size")
+        if connection.vendor == "postgresql"
+        else ("cache_size", "mmap_size")
+    )
+    found = {}
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(
+                f"SHOW {name}" if connection.vendor == "postgresql" else f"PRAGMA {name}"
+            )
+            found[name] = str(cursor.fetchone()[0])
+    return found
 
 
 # --- the data ----------------------------------------------------------------------------------
@@ -1112,7 +1134,7 @@ BASELINES: dict[str, Baseline] = {
 
 
 def print_table(kind: str, found: dict[str, Any]) -> None:
-    print(f"\n{kind}: {found['server']}; data {found['data']}")
+    print(f"\n{kind}: {found['server']} {found['settings']}; data {found['data']}")
     print(
         f"{'report':<10} {'JSON p50':>9} {'p95':>7} {'max':>7}  {'SQL p50':>8} {'p95':>7} "
         f"{'max':>7}  {'ratio':>5}  {'< 500 ms':<8} {'≤ 2x':<7} queries  build  its SQL ms"
