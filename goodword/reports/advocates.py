@@ -204,7 +204,9 @@ def advocates_report(
         _add_rewards(tally, user, filters, period)
     accounts = {a: f for a, f in tally.accounts.items() if f.counted}
     contacts = {c: f for c, f in tally.contacts.items() if f.counted}
-    _add_asks(accounts, contacts, now=now, gates=programme.gates)
+    people = _people(contacts)
+    opted = {pk for pk, (_, _, at) in people.items() if at is not None and at <= now}
+    _add_asks(accounts, contacts, now=now, gates=programme.gates, opted=opted)
     account_rows = _account_rows(accounts)
     untapped = _untapped(user, filters, now, programme)
     return Report(
@@ -216,7 +218,9 @@ def advocates_report(
         headline=_headline(account_rows, untapped, rates.home),
         tables=[
             Table("accounts", "Advocate accounts", ACCOUNT_COLUMNS, account_rows),
-            Table("contacts", "Advocate contacts", CONTACT_COLUMNS, _contact_rows(contacts)),
+            Table(
+                "contacts", "Advocate contacts", CONTACT_COLUMNS, _contact_rows(contacts, people)
+            ),
             Table("untapped", "Untapped advocates: never asked", UNTAPPED_COLUMNS, untapped.rows),
         ],
         notes=[*rates.missing_notes(), *_notes(filters, programme, untapped)],
@@ -428,6 +432,7 @@ def _add_asks(
     *,
     now: dt.datetime,
     gates: GateConfig,
+    opted: set[int],
 ) -> None:
     tz = now.tzinfo
     groups = (
@@ -444,7 +449,7 @@ def _add_asks(
             _later(contacts[g["contact_id"]], day)
     for figures in accounts.values():
         figures.next_eligible = _after_cooldown(figures.last_asked, now, gates)
-    _contacts_eligible(contacts, now=now, gates=gates)
+    _contacts_eligible(contacts, now=now, gates=gates, opted=opted)
 
 
 def _later(figures: _Figures, day: dt.date) -> None:
@@ -462,10 +467,11 @@ def _after_cooldown(last: dt.date | None, now: dt.datetime, gates: GateConfig) -
 
 
 def _contacts_eligible(
-    contacts: dict[int, _Figures], *, now: dt.datetime, gates: GateConfig
+    contacts: dict[int, _Figures], *, now: dt.datetime, gates: GateConfig, opted: set[int]
 ) -> None:
     """Each contact's first day out of the fatigue block, by engine.gates.fatigue over the
-    asks of every kind within the budget's window (the ask page's rule)."""
+    asks of every kind within the budget's window (the ask page's rule); none for those who
+    opted out (`opted`)."""
     days = max(gates.fatigue_window_days, gates.fatigue_gap_days or 0) + 1
     recent = Task.objects.filter(
         _made(now),
@@ -477,9 +483,6 @@ def _contacts_eligible(
     for contact_id, at in recent.values_list("contact_id", "completed_at"):
         if contact_id in contacts and at is not None:
             asks[contact_id].append(at)
-    opted = set(
-        Contact.objects.filter(opted_out_at__lte=now).values_list("pk", flat=True).order_by()
-    )
     unasked = _eligible(fatigue(contact_name="", asks=(), now=now, config=gates), now)
     for contact_id, figures in contacts.items():
         if contact_id in opted:
@@ -526,11 +529,20 @@ def _account_rows(accounts: dict[int, _Figures]) -> list[dict[str, Any]]:
     return [{"account_id": a, "account": name, **f.row()} for name, f, a in ranked]
 
 
-def _contact_rows(contacts: dict[int, _Figures]) -> list[dict[str, Any]]:
-    who: dict[int, tuple[str, str]] = {}
-    fields = ("pk", "first_name", "last_name", "email", "account__name")
-    for pk, first, last, email, account in _named(Contact, contacts, *fields):
-        who[pk] = (f"{first} {last}".strip() or email, account)
+def _people(contacts: dict[int, _Figures]) -> dict[int, tuple[str, str, dt.datetime | None]]:
+    """Each advocate contact's name, account name and when they opted out of asks, if they
+    did: one read for the table's names and the asks' eligibility."""
+    fields = ("pk", "first_name", "last_name", "email", "account__name", "opted_out_at")
+    return {
+        pk: (f"{first} {last}".strip() or email, account, opted_at)
+        for pk, first, last, email, account, opted_at in _named(Contact, contacts, *fields)
+    }
+
+
+def _contact_rows(
+    contacts: dict[int, _Figures], people: dict[int, tuple[str, str, dt.datetime | None]]
+) -> list[dict[str, Any]]:
+    who = {pk: (name, account) for pk, (name, account, _) in people.items()}
     ranked = sorted(
         ((who[c], f, c) for c, f in contacts.items()), key=lambda i: _rank((i[0][0], i[1]))
     )
