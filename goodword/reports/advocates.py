@@ -578,15 +578,11 @@ def _accounts_for(user: User | None, filters: Filters) -> QuerySet[Account]:
 @dataclass
 class _Strongest:
     account_id: int
-    name: str
     weight: float
     at: dt.datetime
     rule_id: str
     count: int
     evidence: str = ""
-
-    def rank(self) -> tuple[float, float, str]:
-        return (-self.weight, -self.at.timestamp(), self.name.casefold())
 
 
 def _strong_moments(
@@ -608,24 +604,23 @@ def _strong_moments(
         moments = moments.filter(account__in=_accounts_for(user, filters).values("pk"))
     rows = (
         moments.filter(~Exists(asked))
-        .values_list("account_id", "account__name", "rule_id")
+        .values_list("account_id", "rule_id")
         .annotate(last=Max("occurred_at"), n=Count("pk"))
         .order_by()
     )
-    best: dict[int, tuple[float, dt.datetime, str, str]] = {}
+    best: dict[int, tuple[float, dt.datetime, str]] = {}
     counts: defaultdict[int, int] = defaultdict(int)
-    for account_id, name, rule_id, at, n in rows:
+    for account_id, rule_id, at, n in rows:
         counts[account_id] += n
-        mine = (strong[rule_id][0], at, rule_id, name)
+        mine = (strong[rule_id][0], at, rule_id)
         seen = best.get(account_id)
-        if seen is None or mine[:3] > seen[:3]:
+        if seen is None or mine > seen:
             best[account_id] = mine
-    ranked = sorted(
-        best.items(), key=lambda item: (-item[1][0], -item[1][1].timestamp(), item[1][3].casefold())
-    )
+    # the heaviest first, then the newest, then the oldest account
+    ranked = sorted(best.items(), key=lambda item: (-item[1][0], -item[1][1].timestamp(), item[0]))
     return [
-        _Strongest(account_id, name, weight, at, rule_id, counts[account_id])
-        for account_id, (weight, at, rule_id, name) in ranked
+        _Strongest(account_id, weight, at, rule_id, counts[account_id])
+        for account_id, (weight, at, rule_id) in ranked
     ]
 
 
