@@ -36,17 +36,20 @@ alone reaches the readiness threshold of the programme in force (the moment woul
 account due on its own); an account is at risk when the gates the asks apply to its health
 block it (health below min_health, a recent detractor NPS answer, an open escalation),
 computed as the scan computes them (moments.facts.gather). The table lists at most
-UNTAPPED_MAX of them, strongest first: the candidates come grouped per account and rule from
-the database, are ranked, and their health is gathered a chunk at a time until the table is
-full, so the cost grows with the table, not with the accounts; the notes say how many were
-not checked.
+UNTAPPED_MAX of them, strongest first (the heaviest rule, then the newest moment, then the
+oldest account): the candidates come grouped per account and rule from the database, are
+ranked, and their health is gathered a chunk at a time until the table is full, so the cost
+grows with the table, not with the accounts; the notes say how many were not checked.
 
-The database answers GROUP BY queries whose rows grow with advocates, not deals: credited
-amounts per advocate, currency, day and share (the share is grouped on rather than
-multiplied in SQL, so the sums stay exact Decimals), distinct credited deals per account,
-introductions, rewards and the latest asks per advocate; then the asks of the advocate
-contacts within the fatigue window, the strong moments of never-asked accounts (per account
-and rule), and the health facts of the strongest (a few queries per UNTAPPED_CHUNK accounts).
+The database answers GROUP BY queries whose rows grow with advocates, not deals: credits and
+their amounts per stage, advocate, currency, day (only for other currencies than the home
+one) and share (grouped on rather than multiplied in SQL, so the sums stay exact Decimals);
+the deals an account shares between its contacts, from the partial index of split credits;
+introductions, rewards and the latest asks per advocate; then the names (and opt-outs) of
+the advocates listed, bound as one array, the asks of the advocate contacts within the
+fatigue window, the strong moments of never-asked accounts (per account and rule), and the
+health facts of the strongest (a few queries per UNTAPPED_CHUNK accounts). Measured at a
+million deals: about 0.4 s on either database (README, Benchmarks).
 """
 
 from __future__ import annotations
