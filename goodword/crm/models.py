@@ -182,15 +182,16 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["account", "created_at"]),
-            # The reports (goodword.reports): deals created in a period per source, and deals
-            # won in a period (a won stage, closed_at), read from these indexes alone, without
-            # the table: on SQLite, which reads a table row per index entry otherwise, the
-            # sources and roi reports at a million deals went from ~0.8 s to ~0.1 s per query.
-            # Key columns rather than INCLUDE, which SQLite lacks.
+            # The reports (goodword.reports): deals created in a period per source, the
+            # referral deals whose credits the advocates report reads (joined by id), and
+            # deals won in a period (a won stage, closed_at), read from these indexes alone,
+            # without the table: on SQLite, which reads a table row per index entry otherwise,
+            # the sources and roi reports at a million deals went from ~0.8 s to ~0.1 s per
+            # query. Key columns rather than INCLUDE, which SQLite lacks.
             models.Index(
                 fields=[
                     *("source", "created_at", "kind", "stage"),
-                    *("currency", "amount", "closed_at", "owner"),
+                    *("currency", "amount", "closed_at", "owner", "id"),
                 ],
                 name="crm_deal_source_created_cover",
             ),

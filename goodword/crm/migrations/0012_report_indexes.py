@@ -27,6 +27,7 @@ class Migration(migrations.Migration):
                     "amount",
                     "closed_at",
                     "owner",
+                    "id",
                 ],
                 name="crm_deal_source_created_cover",
             ),
