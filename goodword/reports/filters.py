@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from django.db.models import Q, QuerySet
 
 from goodword.crm.models import Deal, DealSource, Stage
-from goodword.crm.selectors import deals_visible_to
+from goodword.crm.selectors import _sees_all, deals_visible_to
 from goodword.engine.peers import SIZE_BANDS
 from goodword.lib.errors import Invalid
 
@@ -116,10 +116,10 @@ def filters_parse(data: Mapping[str, Any]) -> Filters:
 
 
 def sees_all(user: User | None) -> bool:
-    """Whether the reports cover everyone's records for `user`: the command line (None),
-    admins and managers (as crm.selectors lets them see every record). The reports then
-    add no visibility condition at all, not even one every row passes."""
-    return user is None or user.is_admin_role or user.is_manager
+    """Whether the reports cover everyone's records for `user`: the command line (None), and
+    whoever crm.selectors lets see every record. The reports then add no visibility
+    condition at all, not even one every row passes."""
+    return user is None or _sees_all(user)
 
 
 def deals_for(user: User | None, filters: Filters) -> QuerySet[Deal]:
