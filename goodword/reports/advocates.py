@@ -265,10 +265,11 @@ def _add_deals(
     it shares between its contacts (a deal two contacts of one account share is one deal
     of that account): those are found among all credits, without the deals, and are rare."""
     won = stage_ids(won=True)
-    credits = _credits(user, filters, period, won)
+    credits = _credits(user, filters, period, won).annotate(
+        day=rate_day("deal__closed_at", tally.rates.home, "deal__currency")
+    )
     groups = (
-        credits.annotate(day=rate_day("deal__closed_at", tally.rates.home, "deal__currency"))
-        .values_list(
+        credits.values_list(
             "deal__stage_id", "advocate_account_id", "advocate_id", "deal__currency", "day",
             "share",
         )
@@ -288,7 +289,7 @@ def _add_deals(
         for figures in targets:
             _add_amount(figures, won=is_won, value=value)
         deals[is_won, account_id, currency, on] += n
-    for key, n in _shared(credits, won, tally.rates.home, today).items():
+    for key, n in _shared(credits, won, today).items():
         deals[key] -= n
     for (is_won, account_id, currency, on), n in deals.items():
         known = tally.rates.rate(currency, on) is not None
@@ -296,10 +297,13 @@ def _add_deals(
 
 
 def _shared(
-    credits: QuerySet[DealCredit], won: list[int], home: str, today: dt.date
+    credits: QuerySet[Any, Any],  # DealCredit with `day`, which the stubs cannot name
+    won: list[int],
+    today: dt.date,
 ) -> dict[tuple[bool, int, str, dt.date | None], int]:
     """The credits beyond the first of each deal an account has several credits of (two of
-    its contacts share it), among `credits`, by the key _add_deals counts deals under. Such
+    its contacts share it), among `credits` (with the day their amounts convert at), by the
+    key _add_deals counts deals under. Such
     a deal is split, so each of its credits has less than all of it (a deal's shares sum to
     100): they are read from the partial index of those credits."""
     pairs = (
@@ -316,7 +320,6 @@ def _shared(
     for part in _chunks(extra):
         chosen = (
             credits.filter(deal_id__in=part)
-            .annotate(day=rate_day("deal__closed_at", home, "deal__currency"))
             .values_list("deal_id", "deal__stage_id", "deal__currency", "day")
             .order_by()
             .distinct()
@@ -420,10 +423,10 @@ def _made(now: dt.datetime) -> Q:
     )
 
 
-def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+def _chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
     ordered = sorted(ids)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start : start + CHUNK]
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def _add_asks(
@@ -507,10 +510,8 @@ def _named(model: type[Account] | type[Contact], ids: Iterable[int], *fields: st
     """`fields` (the first is the primary key) of the accounts or contacts with these ids:
     NAMES_CHUNK ids a query, sent on PostgreSQL as one array parameter (crm.io.bulk.matching),
     so a table of thousands of advocates costs one or two queries."""
-    ordered = sorted(ids)
     rows: list[Any] = []
-    for start in range(0, len(ordered), NAMES_CHUNK):
-        part = ordered[start : start + NAMES_CHUNK]
+    for part in _chunks(ids, NAMES_CHUNK):
         rows.extend(matching(model, "id", part).values_list(*fields))
     return rows
 
@@ -564,6 +565,11 @@ def _strong_rules(programme: Programme) -> dict[str, tuple[float, str]]:
 
 def _accounts_for(user: User | None, filters: Filters) -> QuerySet[Account]:
     accounts = Account.objects.all() if user is None else accounts_visible_to(user)
+    return accounts.filter(_accounts_rule(filters))
+
+
+def _accounts_rule(filters: Filters) -> Q:
+    """The owner, team, industry and size filters on an account (empty without them)."""
     rule = _by_owner(filters, "")
     if filters.industry:
         rule &= Q(industry__iexact=filters.industry)
@@ -572,7 +578,7 @@ def _accounts_for(user: User | None, filters: Filters) -> QuerySet[Account]:
         rule &= Q(employees__gte=lower)
         if upper is not None:
             rule &= Q(employees__lte=upper)
-    return accounts.filter(rule)
+    return rule
 
 
 @dataclass
@@ -598,9 +604,7 @@ def _strong_moments(
         occurred_at__gt=now - dt.timedelta(days=STRONG_DAYS),
         occurred_at__lte=now,
     )
-    wanted = (filters.owner, filters.team, filters.industry, filters.size)
-    narrowed = any(f is not None and f != "" for f in wanted)
-    if narrowed or not sees_all(user):
+    if _accounts_rule(filters) or not sees_all(user):
         moments = moments.filter(account__in=_accounts_for(user, filters).values("pk"))
     rows = (
         moments.filter(~Exists(asked))
